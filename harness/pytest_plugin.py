@@ -1,0 +1,43 @@
+"""pytest plugin registered through the `pytest11` entry point: installing the project gives
+every test suite these fixtures and options. Heavy imports (pyspark, Airflow, moto) happen
+inside fixtures, so loading the plugin costs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("airflow-emr")
+    group.addoption(
+        "--run-aws",
+        action="store_true",
+        default=False,
+        help="run tests marked `aws` against a real AWS account (costs money; cleans up)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--run-aws"):
+        return
+    skip_aws = pytest.mark.skip(reason="real-AWS smoke test: opt in with --run-aws")
+    for item in items:
+        if "aws" in item.keywords:
+            item.add_marker(skip_aws)
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[SparkSession]:
+    """One local[2] SparkSession for the whole test session (one JVM start)."""
+    from harness.spark import local_spark_session
+
+    session = local_spark_session()
+    yield session
+    session.stop()

