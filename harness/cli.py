@@ -1,0 +1,40 @@
+"""`python -m harness ...`: thin argument parsing; each command delegates to its module."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+
+# name -> (help, add_arguments, handler). Handlers import their module lazily, so
+# `python -m harness serve` never pays for Airflow or pyspark imports.
+Command = tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
+COMMANDS: dict[str, Command] = {}
+
+
+def command(name: str, help: str, add_arguments: Callable[[argparse.ArgumentParser], None]):
+    def register(handler: Callable[[argparse.Namespace], int]):
+        COMMANDS[name] = (help, add_arguments, handler)
+        return handler
+
+    return register
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m harness",
+        description="airflow-emr harness: run and test Airflow + EMR pipelines offline.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (help_, add_arguments, handler) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_, description=help_)
+        add_arguments(p)
+        p.set_defaults(handler=handler)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.handler(args) or 0)
+
+
+# --- commands -------------------------------------------------------------------------------

@@ -1,0 +1,85 @@
+"""Developer and CI entry points. `nox` runs lint + unit + integration (what CI runs).
+
+Every session installs the locked environment (uv.lock) into its own virtualenv with
+`uv sync --locked`; `nox -R` re-uses the virtualenvs and skips installing for fast re-runs.
+"""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["lint", "unit", "integration"]
+nox.options.error_on_missing_interpreters = True
+
+PYTHON = "3.11"
+SPARK_DIR = "spark"
+
+
+def _sync(session: nox.Session, *extras: str, groups: tuple[str, ...] = ("test",)) -> None:
+    """Install the locked dependencies (and the project) into the session's virtualenv."""
+    args = ["uv", "sync", "--locked", "--no-default-groups"]
+    args += [f"--extra={e}" for e in extras]
+    args += [f"--group={g}" for g in groups]
+    session.run_install(
+        *args, env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location}, silent=True
+    )
+
+
+def _pytest(session: nox.Session, *args: str) -> None:
+    # pytest exits 5 when it collected nothing: nox treats that as a failure, on purpose.
+    session.run("pytest", *args, *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff on everything; spark/ additionally checked for Python 3.7 (the cluster's Python)."""
+    _sync(session, groups=("lint",))
+    session.run("ruff", "check", ".")
+    # spark/ruff.toml sets target-version py37: 3.8+ syntax is reported as invalid-syntax.
+    session.run("ruff", "check", SPARK_DIR)
+    # vermin also sees standard-library calls newer than 3.7 (ruff does not).
+    session.run("vermin", "--target=3.7-", "--violations", "--no-tips", "--eval-annotations",
+                "--backport", "typing", SPARK_DIR)
+
+
+@nox.session(python=PYTHON)
+def unit(session: nox.Session) -> None:
+    """Unit layer: Spark job (one local JVM), DAG structure and templating, pure harness logic."""
+    _sync(session, "airflow", "spark", groups=("test", "lint"))
+    _pytest(session, "tests/unit")
+
+
+@nox.session(python=PYTHON)
+def integration(session: nox.Session) -> None:
+    """Emulated AWS: the EMR emulator, the CLI, and the DAG end-to-end against it."""
+    _sync(session, "airflow", "spark")
+    _pytest(session, "tests/integration")
+
+
+@nox.session(python=PYTHON)
+def pipeline(session: nox.Session) -> None:
+    """README command 1: run the pipeline offline and print the result table."""
+    _sync(session, "airflow", "spark")
+    session.run("python", "-m", "harness", "run", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("pyspark", ["3.4", "4.3"])
+def spark_compat(session: nox.Session, pyspark: str) -> None:
+    """The Spark unit tests under the EMR release's Spark minor (3.4) and the current one."""
+    extra = "spark34" if pyspark == "3.4" else "spark"
+    _sync(session, extra)
+    session.run("python", "-c", "import pyspark; print('pyspark', pyspark.__version__)")
+    _pytest(session, "tests/unit/spark", "-p", "no:cacheprovider")
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Benchmarks that print numbers (no timing assertions anywhere in the tests)."""
+    _sync(session, "airflow", "spark")
+    for script in sorted(os.listdir("benchmarks")):
+        if script.endswith(".py"):
+            session.run("python", f"benchmarks/{script}")
