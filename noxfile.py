@@ -15,6 +15,9 @@ nox.options.sessions = ["lint", "unit", "integration"]
 nox.options.error_on_missing_interpreters = True
 
 PYTHON = "3.11"
+#: pyspark minors the Spark unit tests run under: the EMR release's (emr-6.15.0 -> 3.4)
+#: and the project's current one. tests/unit/dags checks the DAG's release is covered.
+SPARK_COMPAT_MINORS = ("3.4", "4.3")
 SPARK_DIR = "spark"
 
 
@@ -67,7 +70,7 @@ def pipeline(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
-@nox.parametrize("pyspark", ["3.4", "4.3"])
+@nox.parametrize("pyspark", SPARK_COMPAT_MINORS)
 def spark_compat(session: nox.Session, pyspark: str) -> None:
     """The Spark unit tests under the EMR release's Spark minor (3.4) and the current one."""
     extra = "spark34" if pyspark == "3.4" else "spark"

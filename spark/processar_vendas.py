@@ -1,0 +1,264 @@
+"""Per-seller sales totals: the seed lesson's job, hardened for production.
+
+    spark-submit processar_vendas.py <input> <output> [<rejects>]
+
+Reads the sales CSV (columns data, produto, quantidade, preco_unitario, vendedor), writes one
+CSV part with a header to <output>: vendedor, total_quantidade, total_receita,
+total_transacoes, ticket_medio, ordered by total_receita descending, then vendedor ascending
+(the tie-break). Rows that fail validation go to <rejects> (default: <output> with the suffix
+"_rejeitados", a sibling of the result) with the reason in `motivo_rejeicao`.
+
+Decisions, tested in tests/unit/spark/:
+- Money is DECIMAL, never float: preco_unitario DECIMAL(12,2); totals DECIMAL(18,2).
+  ticket_medio = total_receita / total_transacoes rounded to 2 places HALF_UP (Spark's
+  `round`; `bround` would be HALF_EVEN).
+- No inferSchema: every column is read as text with an explicit schema, then validated and
+  cast here, so a bad value rejects its row instead of turning a whole column into strings.
+- A missing required column, a file that is not CSV text, or an empty file (zero bytes)
+  fails the job (exit 1) before anything is written. A header-only file is a valid day with
+  no sales: empty result and empty rejects (header lines only), rows_in=0.
+- rows_in == rows_ok + rows_rejected always holds; the job prints the three counts.
+
+Runs on the cluster's Python and Spark: emr-6.15.0 is Python 3.7 and Spark 3.4, so this file
+keeps 3.7 syntax (nox -s lint) and Spark 3.4 APIs (nox -s spark_compat). It uses no
+SparkContext/RDD API, so it also runs against a Spark Connect server.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+
+from pyspark.errors import AnalysisException
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import (
+    DateType,
+    DecimalType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+)
+
+REQUIRED_COLUMNS = ("data", "produto", "quantidade", "preco_unitario", "vendedor")
+REJECT_REASON = "motivo_rejeicao"
+REJECTS_SUFFIX = "_rejeitados"
+PRICE = DecimalType(12, 2)
+MONEY = DecimalType(18, 2)
+
+# Internal columns: Spark's slot for rows with the wrong number of fields, and input order
+# (so rejects come out in the order they were read).
+_CORRUPT = "_linha_malformada"
+_ORDER = "_ordem"
+
+VALID_SCHEMA = StructType(
+    [
+        StructField("data", DateType()),
+        StructField("produto", StringType()),
+        StructField("quantidade", IntegerType()),
+        StructField("preco_unitario", PRICE),
+        StructField("vendedor", StringType()),
+    ]
+)
+
+OUTPUT_SCHEMA = StructType(
+    [
+        StructField("vendedor", StringType()),
+        StructField("total_quantidade", LongType()),
+        StructField("total_receita", MONEY),
+        StructField("total_transacoes", LongType()),
+        StructField("ticket_medio", MONEY),
+    ]
+)
+
+REJECTS_SCHEMA = StructType(
+    [StructField(c, StringType()) for c in REQUIRED_COLUMNS]
+    + [StructField(REJECT_REASON, StringType())]
+)
+
+
+class InputError(Exception):
+    """The input cannot be processed at all (as opposed to a bad row, which is rejected)."""
+
+
+def rejects_path_for(output_path):
+    """s3://b/output/vendas_processadas/ -> s3://b/output/vendas_processadas_rejeitados"""
+    return output_path.rstrip("/") + REJECTS_SUFFIX
+
+
+def read_header(spark, input_path):
+    """Return the input's column names; raise InputError if it is missing, empty or not CSV."""
+    try:
+        first = spark.read.text(input_path).first()
+    except AnalysisException as exc:
+        raise InputError(
+            "cannot read input {}: {}".format(input_path, _first_line(exc))
+        ) from None
+    if first is None:
+        raise InputError("input {} is empty (no header line)".format(input_path))
+    line = first[0].lstrip("\ufeff")
+    # Binary files (parquet, gzip, ...) decode with NULs or U+FFFD replacement characters.
+    if "\x00" in line or "\ufffd" in line:
+        raise InputError("input {} does not look like a CSV text file".format(input_path))
+    columns = [c.strip() for c in next(csv.reader([line]))]
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise InputError(
+            "input {} lacks required column(s) {}; header is {!r}; expected {}".format(
+                input_path, ", ".join(missing), line[:200], ",".join(REQUIRED_COLUMNS)
+            )
+        )
+    return columns
+
+
+def read_sales(spark, input_path):
+    """Read the CSV as text columns with an explicit schema (no inference), in input order."""
+    columns = read_header(spark, input_path)
+    schema = StructType(
+        [StructField(c, StringType()) for c in columns] + [StructField(_CORRUPT, StringType())]
+    )
+    raw = (
+        spark.read.option("header", "true")
+        .option("mode", "PERMISSIVE")
+        .option("columnNameOfCorruptRecord", _CORRUPT)
+        .option("encoding", "UTF-8")
+        .schema(schema)
+        .csv(input_path)
+    )
+    return raw.withColumn(_ORDER, F.monotonically_increasing_id())
+
+
+def _is_blank(name):
+    return F.col(name).isNull() | (F.trim(F.col(name)) == "")
+
+
+def _try_cast(name, sql_type):
+    # try_cast (SQL, Spark >= 3.2) gives NULL on overflow whatever spark.sql.ansi.enabled says,
+    # so validation behaves the same on Spark 3.4 (ANSI off) and 4.x (ANSI on).
+    return F.expr("try_cast(trim(`{}`) AS {})".format(name, sql_type))
+
+
+def _reasons(df):
+    """One column holding every reason a row is rejected ('' when the row is valid)."""
+    checks = [F.when(F.col(_CORRUPT).isNotNull(), F.lit("malformed row (wrong number of fields)"))]
+    checks += [F.when(_is_blank(c), F.lit("missing " + c)) for c in REQUIRED_COLUMNS]
+
+    def present(name):
+        return ~_is_blank(name)
+
+    data = F.trim(F.col("data"))
+    checks.append(
+        F.when(
+            present("data")
+            & (~data.rlike(r"^\d{4}-\d{2}-\d{2}$") | _try_cast("data", "DATE").isNull()),
+            F.lit("data is not a valid date (yyyy-MM-dd)"),
+        )
+    )
+    qty = F.trim(F.col("quantidade"))
+    qty_int = _try_cast("quantidade", "INT")
+    checks.append(
+        F.when(
+            present("quantidade") & (~qty.rlike(r"^[+-]?\d+$") | qty_int.isNull()),
+            F.lit("quantidade is not a whole number"),
+        ).when(present("quantidade") & (qty_int < 0), F.lit("quantidade is negative"))
+    )
+    price = F.trim(F.col("preco_unitario"))
+    price_dec = _try_cast("preco_unitario", "DECIMAL(12,2)")
+    checks.append(
+        F.when(
+            present("preco_unitario") & ~price.rlike(r"^[+-]?\d+(\.\d+)?$"),
+            F.lit("preco_unitario is not a number"),
+        )
+        .when(present("preco_unitario") & price_dec.isNull(), F.lit("preco_unitario out of range"))
+        .when(present("preco_unitario") & (price_dec < 0), F.lit("preco_unitario is negative"))
+    )
+    return F.concat_ws("; ", *checks)
+
+
+def validate(raw):
+    """Split raw text rows into (valid typed rows, rejected rows with their reasons)."""
+    if _CORRUPT not in raw.columns:
+        raw = raw.withColumn(_CORRUPT, F.lit(None).cast(StringType()))
+    if _ORDER not in raw.columns:
+        raw = raw.withColumn(_ORDER, F.monotonically_increasing_id())
+    checked = raw.withColumn(REJECT_REASON, _reasons(raw))
+    valid = checked.where(F.col(REJECT_REASON) == "").select(
+        _try_cast("data", "DATE").alias("data"),
+        F.trim(F.col("produto")).alias("produto"),
+        _try_cast("quantidade", "INT").alias("quantidade"),
+        _try_cast("preco_unitario", "DECIMAL(12,2)").alias("preco_unitario"),
+        F.trim(F.col("vendedor")).alias("vendedor"),
+    )
+    rejects = (
+        checked.where(F.col(REJECT_REASON) != "")
+        .orderBy(_ORDER)
+        .select(*[F.col(c) for c in REQUIRED_COLUMNS], F.col(REJECT_REASON))
+    )
+    return valid, rejects
+
+
+def aggregate(valid):
+    """Per-seller totals, ordered by total_receita desc then vendedor asc (tie-break)."""
+    receita = F.col("quantidade").cast(DecimalType(10, 0)) * F.col("preco_unitario")
+    return (
+        valid.groupBy("vendedor")
+        .agg(
+            F.sum("quantidade").cast(LongType()).alias("total_quantidade"),
+            F.sum(receita).cast(MONEY).alias("total_receita"),
+            F.count(F.lit(1)).cast(LongType()).alias("total_transacoes"),
+            # round() on decimals is HALF_UP: 766.666... -> 766.67
+            F.round(F.avg(receita), 2).cast(MONEY).alias("ticket_medio"),
+        )
+        .orderBy(F.col("total_receita").desc(), F.col("vendedor").asc())
+    )
+
+
+def write_csv(df, path):
+    """One CSV part with a header; a rerun overwrites. coalesce(1) keeps the sort order."""
+    df.coalesce(1).write.mode("overwrite").option("header", "true").option(
+        "encoding", "UTF-8"
+    ).csv(path)
+
+
+def run(spark, input_path, output_path, rejects_path=None):
+    """The whole job; returns the row counts. Raises InputError before writing anything."""
+    raw = read_sales(spark, input_path).cache()
+    valid, rejects = validate(raw)
+    valid = valid.cache()
+    rejects = rejects.cache()
+    metrics = {"rows_in": raw.count(), "rows_ok": valid.count(), "rows_rejected": rejects.count()}
+    if metrics["rows_in"] != metrics["rows_ok"] + metrics["rows_rejected"]:
+        raise RuntimeError("row accounting broken: {}".format(metrics))
+    write_csv(aggregate(valid), output_path)
+    write_csv(rejects, rejects_path or rejects_path_for(output_path))
+    return metrics
+
+
+def _first_line(exc):
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def main(argv=None):
+    args = sys.argv[1:] if argv is None else list(argv)
+    if len(args) not in (2, 3):
+        print("Usage: processar_vendas.py <input_path> <output_path> [<rejects_path>]",
+              file=sys.stderr)
+        return 2
+    spark = SparkSession.builder.appName("ProcessarVendas").getOrCreate()
+    try:
+        metrics = run(spark, *args)
+    except InputError as exc:
+        print("ERROR: {}".format(exc), file=sys.stderr)
+        return 1
+    finally:
+        spark.stop()
+    print("processar_vendas: rows_in={rows_in} rows_ok={rows_ok} rows_rejected={rows_rejected}"
+          .format(**metrics))
+    print("processar_vendas: result written to {}".format(args[1]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
