@@ -41,3 +41,17 @@ def spark() -> Iterator[SparkSession]:
     session = local_spark_session()
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def dags_folder(pytestconfig: pytest.Config):
+    """The folder `dagbag` parses: `<rootdir>/dags`. Override this fixture to point elsewhere."""
+    return pytestconfig.rootpath / "dags"
+
+
+@pytest.fixture(scope="session")
+def dagbag(dags_folder):
+    """The DagBag of `dags_folder`, parsed once per session (no DB, no scheduler)."""
+    from harness.dag_testing import load_dagbag
+
+    return load_dagbag(dags_folder)

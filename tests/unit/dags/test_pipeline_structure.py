@@ -1,0 +1,123 @@
+"""Structure of pipeline_emr: tasks, edges, operators, teardown, connections, timeouts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+from airflow.providers.amazon.aws.operators.emr import (
+    EmrAddStepsOperator,
+    EmrCreateJobFlowOperator,
+    EmrTerminateJobFlowOperator,
+)
+from airflow.providers.amazon.aws.sensors.emr import EmrStepSensor
+from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
+from airflow.task.trigger_rule import TriggerRule
+
+from .conftest import DAG_FILE
+
+TASKS = {
+    "validar_entrada": S3KeySensor,
+    "criar_cluster_emr": EmrCreateJobFlowOperator,
+    "adicionar_steps_spark": EmrAddStepsOperator,
+    "aguardar_step_spark": EmrStepSensor,
+    "terminar_cluster_emr": EmrTerminateJobFlowOperator,
+}
+EDGES = {
+    ("validar_entrada", "criar_cluster_emr"),
+    ("criar_cluster_emr", "adicionar_steps_spark"),
+    ("adicionar_steps_spark", "aguardar_step_spark"),
+    ("aguardar_step_spark", "terminar_cluster_emr"),
+    # setup -> teardown: the teardown is tied to the cluster's creation.
+    ("criar_cluster_emr", "terminar_cluster_emr"),
+}
+
+
+def test_exact_task_ids_and_operator_classes(dag):
+    assert {t.task_id: type(t) for t in dag.tasks} == TASKS
+
+
+def test_exact_edges(dag):
+    edges = {(up, t.task_id) for t in dag.tasks for up in t.upstream_task_ids}
+    assert edges == EDGES
+
+
+def test_termination_is_the_teardown_of_cluster_creation(dag):
+    create, terminate = dag.get_task("criar_cluster_emr"), dag.get_task("terminar_cluster_emr")
+    assert create.is_setup and not create.is_teardown
+    assert terminate.is_teardown
+    # Runs whatever happened after the setup succeeded...
+    assert terminate.trigger_rule == TriggerRule.ALL_DONE_SETUP_SUCCESS
+    # ...and a failed termination (cluster maybe left running) fails the run.
+    assert terminate.on_failure_fail_dagrun is True
+    others = [t for t in dag.tasks if t.task_id != "terminar_cluster_emr"]
+    assert all(t.trigger_rule == TriggerRule.ALL_SUCCESS for t in others)
+    assert not any(t.is_teardown for t in others)
+
+
+def test_every_task_uses_the_aws_default_connection(dag):
+    assert {t.task_id: t.aws_conn_id for t in dag.tasks} == dict.fromkeys(TASKS, "aws_default")
+    # The cluster spec is exactly the templated overrides: no hidden emr_default merge.
+    assert dag.get_task("criar_cluster_emr").emr_conn_id is None
+
+
+def test_input_sensor_is_bounded_and_frees_its_slot(dag):
+    sensor = dag.get_task("validar_entrada")
+    assert sensor.mode == "reschedule"
+    assert sensor.poke_interval == 60
+    assert sensor.timeout == 10 * 60
+    assert sensor.soft_fail is False  # a missing input fails the run, not skips it
+
+
+def test_step_sensor_production_cadence_and_bounds(dag):
+    sensor = dag.get_task("aguardar_step_spark")
+    assert sensor.poke_interval == 60  # the seed's; local runs shorten it from outside
+    assert sensor.timeout == 30 * 60
+    assert sensor.mode == "poke"
+    assert sensor.deferrable is False  # Airflow's default_deferrable, unset here
+    # Deferrable mode bounds the wait by max_attempts * poke_interval: the same 30 minutes.
+    assert sensor.max_attempts * sensor.poke_interval == sensor.timeout
+
+
+def test_retries_only_where_a_retry_is_safe(dag):
+    retries = {t.task_id: t.retries for t in dag.tasks}
+    assert retries == {
+        "validar_entrada": 2,
+        "criar_cluster_emr": 0,  # would start a second cluster
+        "adicionar_steps_spark": 0,  # would queue the job twice
+        "aguardar_step_spark": 0,  # a failed step stays failed
+        "terminar_cluster_emr": 3,  # idempotent
+    }
+
+
+def test_non_sensor_tasks_have_an_execution_timeout(dag):
+    for task_id in ("criar_cluster_emr", "adicionar_steps_spark", "terminar_cluster_emr"):
+        assert dag.get_task(task_id).execution_timeout == timedelta(minutes=10), task_id
+
+
+def test_api_calls_retry_transient_errors_inside_botocore(dag):
+    for task in dag.tasks:
+        assert task.botocore_config == {"retries": {"mode": "standard", "max_attempts": 10}}
+
+
+def test_step_sensor_deferrable_follows_airflow_config_switch(tmp_path):
+    """[operators] default_deferrable flips the step sensor without editing the DAG.
+
+    Run in a child interpreter: the provider reads the option once, when it is imported.
+    """
+    code = (
+        "from harness.dag_testing import load_dagbag\n"
+        f"dag = load_dagbag({str(DAG_FILE.parent)!r}).dags['pipeline_emr']\n"
+        "print(dag.get_task('aguardar_step_spark').deferrable)\n"
+    )
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(tmp_path),
+        "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "True",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip().splitlines()[-1] == "True", out.stderr[-2000:]
