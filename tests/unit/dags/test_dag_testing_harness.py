@@ -71,7 +71,8 @@ def test_variable_without_default_must_be_provided():
 
 
 def test_keyed_xcom_missing_names_task_and_key():
-    with pytest.raises(MissingXComError, match=r"key='extra' from task_id='first'.*\('first', 'extra'\)"):
+    expected = r"key='extra' from task_id='first'.*\('first', 'extra'\)"
+    with pytest.raises(MissingXComError, match=expected):
         render_task(make_dag(), "templated", variables={"cfg": {"size": 1}})
 
 
