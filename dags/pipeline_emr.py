@@ -280,6 +280,10 @@ with DAG(
         aws_conn_id=AWS_CONN_ID,
         botocore_config=BOTOCORE_CONFIG,
         retries=0,  # not idempotent: a retry would queue the job twice
+        # Pinned: a deferrable EmrAddStepsOperator waits for the step itself, which would move
+        # a step failure onto this task. Waiting is aguardar_step_spark's job, so the global
+        # [operators] default_deferrable switch must not change this task.
+        deferrable=False,
         execution_timeout=timedelta(minutes=10),
     )
 

@@ -105,3 +105,10 @@ def test_step_sensor_deferrable_is_left_to_the_airflow_config_switch(dag):
     assert "deferrable" not in sensor._BaseOperator__init_kwargs
     default = inspect.signature(EmrStepSensor.__init__).parameters["deferrable"].default
     assert sensor.deferrable is default
+
+
+def test_adding_the_step_never_waits_for_it(dag):
+    """Even with default_deferrable on, the step's outcome is reported by the sensor."""
+    add = dag.get_task("adicionar_steps_spark")
+    assert add._BaseOperator__init_kwargs["deferrable"] is False
+    assert add.deferrable is False and add.wait_for_completion is False
