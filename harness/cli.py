@@ -38,3 +38,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # --- commands -------------------------------------------------------------------------------
+
+
+def _serve_arguments(p: argparse.ArgumentParser) -> None:
+    from harness.serve import add_arguments
+
+    add_arguments(p)
+
+
+@command(
+    "serve",
+    help="run the offline AWS endpoint (S3, IAM, EMR that runs steps) on 127.0.0.1",
+    add_arguments=_serve_arguments,
+)
+def _serve(args: argparse.Namespace) -> int:
+    from harness.serve import run
+
+    return run(args)

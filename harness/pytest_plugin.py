@@ -55,3 +55,19 @@ def dagbag(dags_folder):
     from harness.dag_testing import load_dagbag
 
     return load_dagbag(dags_folder)
+
+
+@pytest.fixture
+def emulated_aws(tmp_path):
+    """An `EmulatedAWS` on a free loopback port for one test, with AWS_ENDPOINT_URL, dummy
+    credentials and the region set in the environment (and real profiles hidden). Every
+    cluster is terminated and every step process killed when the test ends."""
+    from harness.endpoint import ENV_UNSET, EmulatedAWS
+
+    # The env patch is undone before the endpoint stops, so the guard restores the original.
+    with EmulatedAWS(workdir=tmp_path / "emulated-aws") as aws, pytest.MonkeyPatch.context() as mp:
+        for key in ENV_UNSET:
+            mp.delenv(key, raising=False)
+        for key, value in aws.env().items():
+            mp.setenv(key, value)
+        yield aws

@@ -1,0 +1,91 @@
+"""How a step's local command is run. Pluggable: the runtime takes any `StepExecutor`.
+
+`SubprocessExecutor` (the default) runs the argv as a child process in its own process
+group, streams stdout/stderr to files, and kills the whole group when the step is cancelled
+or its cluster terminated. Another executor (e.g. one backed by a warm Spark Connect server)
+only has to implement `run()`; `harness.emr.steps.split_spark_submit` parses the argv of a
+spark-submit step and `StepContext.plan` carries the step's merged Spark conf.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+__all__ = ["StepExecutor", "SubprocessExecutor"]
+
+
+@runtime_checkable
+class StepExecutor(Protocol):
+    def run(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        cwd: Path,
+        stdout_path: Path,
+        stderr_path: Path,
+        cancel_event: threading.Event,
+    ) -> int:
+        """Run the step to completion and return its exit code.
+
+        Must return promptly (well under a second) once `cancel_event` is set; the return
+        code is then ignored and the step is reported CANCELLED.
+        """
+        ...
+
+
+class SubprocessExecutor:
+    """Run the step as a local process (spark-submit, bash, aws, python ...)."""
+
+    def __init__(self, *, kill_grace: float = 3.0) -> None:
+        self.kill_grace = kill_grace
+
+    def run(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        cwd: Path,
+        stdout_path: Path,
+        stderr_path: Path,
+        cancel_event: threading.Event,
+    ) -> int:
+        with stdout_path.open("ab") as out, stderr_path.open("ab") as err:
+            try:
+                proc = subprocess.Popen(
+                    argv,
+                    env=env,
+                    cwd=cwd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err,
+                    start_new_session=True,  # own process group: cancel kills the JVM too
+                )
+            except OSError as exc:
+                err.write(f"failed to start {argv[0]!r}: {exc}\n".encode())
+                return 127
+            # The process ending wakes us at once; a cancel is noticed within 50 ms.
+            done = threading.Event()
+            waiter = threading.Thread(target=lambda: (proc.wait(), done.set()), daemon=True)
+            waiter.start()
+            while not done.wait(0.05):
+                if cancel_event.is_set():
+                    self._kill(proc)
+                    break
+            waiter.join()
+            return proc.returncode
+
+    def _kill(self, proc: subprocess.Popen) -> None:
+        for sig, grace in ((signal.SIGTERM, self.kill_grace), (signal.SIGKILL, None)):
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                proc.wait(timeout=grace)
+                return
+            except subprocess.TimeoutExpired:
+                continue

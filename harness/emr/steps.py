@@ -1,0 +1,249 @@
+"""Translate an EMR step (HadoopJarStep + the cluster's Configurations) into a local command.
+
+Pure logic: no I/O. `plan_step()` returns a `StepPlan` with the local argv, the extra
+environment and the S3 URIs the staging layer must mirror around the step.
+
+What EMR-only options become locally:
+- `spark-submit --master yarn` / `--deploy-mode cluster|client`: dropped; local[2] is used.
+- `Configurations` `spark-defaults` -> `--conf key=value` (before the user's own --conf, so a
+  step's explicit --conf still wins as on EMR).
+- `spark-env` / `export` -> environment; PYSPARK_PYTHON / PYSPARK_DRIVER_PYTHON point at the
+  local interpreter (the cluster's /usr/bin/python3 does not exist here).
+- s3://, s3a://, s3n:// URIs anywhere in an argument -> paths in the local mirror.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "S3_URI_RE",
+    "StepPlan",
+    "UnsupportedStepError",
+    "S3Uri",
+    "local_path_for",
+    "map_s3_args",
+    "plan_step",
+    "spark_conf_from_configurations",
+    "spark_env_from_configurations",
+    "split_spark_submit",
+]
+
+#: s3://bucket/key, s3a://..., s3n://...; the key stops at whitespace, quotes, commas, ';'.
+S3_URI_RE = re.compile(r"s3[an]?://([a-z0-9][a-z0-9.\-_]{0,62})(/[^\s,;\"'`]*)?")
+
+#: spark-submit options that take a value and mean nothing (or harm) in local mode.
+_DROPPED_WITH_VALUE = {"--master", "--deploy-mode", "--queue", "--num-executors", "--archives"}
+#: spark-submit options that take a value (so the first positional after them is not the app).
+_OPTS_WITH_VALUE = {
+    "--master", "--deploy-mode", "--class", "--name", "--jars", "--packages",
+    "--exclude-packages", "--repositories", "--py-files", "--files", "--archives", "--conf",
+    "-c", "--properties-file", "--driver-memory", "--driver-java-options",
+    "--driver-library-path", "--driver-class-path", "--executor-memory", "--proxy-user",
+    "--driver-cores", "--total-executor-cores", "--executor-cores", "--queue",
+    "--num-executors", "--principal", "--keytab",
+}  # fmt: skip
+
+#: Local settings that must win over the cluster's spark-defaults: one machine, loopback.
+LOCAL_OVERRIDES = {
+    "spark.master": "local[2]",
+    "spark.submit.deployMode": "client",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.driver.host": "127.0.0.1",
+    "spark.dynamicAllocation.enabled": "false",
+}
+#: Defaults for speed on a laptop; the cluster's spark-defaults may override them.
+LOCAL_DEFAULTS = {"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2"}
+
+_COMMAND_RUNNER = ("command-runner.jar",)
+_AWS_CLI_RE = re.compile(r"(^|[\s;&|(])aws\s+s3")
+
+
+class UnsupportedStepError(ValueError):
+    """A step this emulator cannot run locally (custom JAR, unknown runner)."""
+
+
+@dataclass(frozen=True)
+class S3Uri:
+    bucket: str
+    key: str  # no leading slash; may be "" (whole bucket) or end with "/" (a prefix)
+
+    @classmethod
+    def parse(cls, uri: str) -> S3Uri:
+        m = S3_URI_RE.fullmatch(uri)
+        if not m:
+            raise ValueError(f"not an S3 URI: {uri!r}")
+        return cls(m.group(1), (m.group(2) or "/")[1:])
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    @property
+    def prefix(self) -> str:
+        """The key as a folder prefix ('out' -> 'out/', '' -> '')."""
+        return self.key if not self.key or self.key.endswith("/") else self.key + "/"
+
+
+def local_path_for(mirror_root: str | Path, uri: S3Uri) -> Path:
+    """Where `uri` lives in the local mirror: <mirror_root>/<bucket>/<key>."""
+    return Path(mirror_root, uri.bucket, *[p for p in uri.key.split("/") if p])
+
+
+def map_s3_args(args: Sequence[str], mirror_root: str | Path) -> tuple[list[str], list[S3Uri]]:
+    """Replace every S3 URI inside each argument with its mirror path.
+
+    Returns the new args and the URIs found (in order, without duplicates). A trailing "/"
+    is kept, so `s3://b/out/` becomes `<mirror>/b/out/`.
+    """
+    found: list[S3Uri] = []
+
+    def repl(m: re.Match[str]) -> str:
+        uri = S3Uri(m.group(1), (m.group(2) or "/")[1:])
+        if uri not in found:
+            found.append(uri)
+        path = str(local_path_for(mirror_root, uri))
+        return path + "/" if uri.key.endswith("/") else path
+
+    return [S3_URI_RE.sub(repl, a) for a in args], found
+
+
+def _classification(configurations: Sequence[Mapping], name: str) -> list[Mapping]:
+    return [c for c in configurations or () if c.get("Classification") == name]
+
+
+def spark_conf_from_configurations(configurations: Sequence[Mapping]) -> dict[str, str]:
+    """`spark-defaults` Properties (later classifications win, as on EMR)."""
+    conf: dict[str, str] = {}
+    for c in _classification(configurations, "spark-defaults"):
+        conf.update({str(k): str(v) for k, v in (c.get("Properties") or {}).items()})
+    return conf
+
+
+def spark_env_from_configurations(
+    configurations: Sequence[Mapping], *, python: str
+) -> dict[str, str]:
+    """`spark-env` -> `export` Properties, with the Python interpreters mapped to `python`."""
+    env: dict[str, str] = {}
+    for c in _classification(configurations, "spark-env"):
+        for inner in _classification(c.get("Configurations") or [], "export"):
+            env.update({str(k): str(v) for k, v in (inner.get("Properties") or {}).items()})
+    for key in ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON"):
+        if key in env:
+            env[key] = python
+    return env
+
+
+def split_spark_submit(args: Sequence[str]) -> tuple[list[tuple[str, str | None]], str, list[str]]:
+    """Split spark-submit arguments (without the `spark-submit` word) into
+    ([(option, value-or-None)], application, application_args)."""
+    options: list[tuple[str, str | None]] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a.startswith("--") and "=" in a and a.split("=", 1)[0] in _OPTS_WITH_VALUE:
+            opt, val = a.split("=", 1)
+            options.append((opt, val))
+            i += 1
+        elif a in _OPTS_WITH_VALUE:
+            if i + 1 >= len(args):
+                raise UnsupportedStepError(f"spark-submit option {a} has no value")
+            options.append((a, args[i + 1]))
+            i += 2
+        elif a.startswith("-"):
+            options.append((a, None))  # a flag such as --verbose, --supervise
+            i += 1
+        else:
+            return options, a, list(args[i + 1 :])
+    raise UnsupportedStepError("spark-submit without an application (script or jar)")
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """What to run locally for one step."""
+
+    kind: str  # "spark-submit" or "command"
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    s3_uris: list[S3Uri] = field(default_factory=list)
+    #: for spark-submit: the merged --conf the step runs with (for other executors)
+    spark_conf: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def plan_step(
+    jar: str,
+    args: Sequence[str],
+    *,
+    configurations: Sequence[Mapping] = (),
+    mirror_root: str | Path,
+    python: str,
+    spark_submit: str,
+    aws_cli: str = "aws",
+    master: str = "local[2]",
+) -> StepPlan:
+    """Translate one HadoopJarStep into a local `StepPlan`.
+
+    `spark_submit`, `python` and `aws_cli` are the local executables to substitute for the
+    cluster's own.
+    """
+    jar_name = jar.rsplit("/", 1)[-1]
+    if jar_name == "script-runner.jar":
+        if not args:
+            raise UnsupportedStepError("script-runner.jar step without a script argument")
+        mapped, uris = map_s3_args(list(args), mirror_root)
+        return StepPlan("command", ["bash", *mapped], s3_uris=uris)
+    if jar_name not in _COMMAND_RUNNER:
+        raise UnsupportedStepError(
+            f"step JAR {jar!r} cannot run locally: the emulator runs command-runner.jar steps "
+            "(spark-submit, bash, aws, python) and script-runner.jar. Wrap custom JARs in a "
+            "`spark-submit --class ...` command-runner step."
+        )
+    if not args:
+        raise UnsupportedStepError("command-runner.jar step without a command (Args is empty)")
+
+    command, rest = args[0], list(args[1:])
+    mapped, uris = map_s3_args(rest, mirror_root)
+    env = spark_env_from_configurations(configurations, python=python)
+
+    if command == "spark-submit":
+        options, app, app_args = split_spark_submit(mapped)
+        notes = []
+        conf = {**LOCAL_DEFAULTS, **spark_conf_from_configurations(configurations)}
+        kept: list[str] = []
+        for opt, val in options:
+            if opt in _DROPPED_WITH_VALUE:
+                notes.append(f"dropped {opt} {val} (local mode)")
+            elif opt in ("--conf", "-c"):
+                k, _, v = (val or "").partition("=")
+                conf[k] = v
+            else:
+                kept += [opt] if val is None else [opt, val]
+        conf.update(LOCAL_OVERRIDES)
+        conf["spark.master"] = master
+        argv = [spark_submit, "--master", master]
+        for k, v in conf.items():
+            if k != "spark.master":
+                argv += ["--conf", f"{k}={v}"]
+        env.setdefault("PYSPARK_PYTHON", python)
+        env.setdefault("PYSPARK_DRIVER_PYTHON", python)
+        return StepPlan(
+            "spark-submit", [*argv, *kept, app, *app_args], env, uris, dict(conf), notes
+        )
+
+    if command in ("python", "python3"):
+        return StepPlan("command", [python, *mapped], env, uris)
+    if command == "aws" or any(_AWS_CLI_RE.search(a) for a in rest):
+        # The AWS CLI talks to the emulated S3 itself (AWS_ENDPOINT_URL): keep its URIs.
+        argv = [aws_cli, *rest] if command == "aws" else [command, *rest]
+        return StepPlan("command", argv, env, [], notes=["S3 URIs left to the AWS CLI"])
+    if command in ("hadoop", "hdfs", "yarn", "s3-dist-cp", "hive", "pig"):
+        raise UnsupportedStepError(
+            f"command-runner step `{command}` needs a Hadoop cluster and cannot run locally; "
+            "supported: spark-submit, bash/sh, python, aws and other local executables"
+        )
+    return StepPlan("command", [command, *mapped], env, uris)

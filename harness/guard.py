@@ -1,0 +1,176 @@
+"""Endpoint guard: while an offline backend is in use, no AWS call may leave the machine.
+
+Installed (as a context manager) it
+
+- makes every botocore request aimed at a non-loopback host fail loudly with
+  `OffLoopbackCallError` *before* anything is sent (sync botocore and, when present,
+  aiobotocore, which Airflow's deferrable sensors use);
+- replaces real credentials in the environment with dummy ones and hides the user's
+  `~/.aws` config and credentials files, so nothing can sign a request for a real account.
+
+Everything is restored on exit, so it does not leak between tests.
+
+    with EndpointGuard():
+        boto3.client("s3", region_name="us-east-1").list_buckets()   # raises OffLoopbackCallError
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tempfile
+import threading
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+__all__ = ["DUMMY_CREDENTIALS", "EndpointGuard", "OffLoopbackCallError", "is_loopback_url"]
+
+DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+#: Environment variables that could point a client at real credentials.
+_SCRUBBED = (
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+)
+
+
+class OffLoopbackCallError(RuntimeError):
+    """An AWS client tried to reach a non-loopback endpoint while the offline guard is on."""
+
+
+def is_loopback_url(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _refuse(url: str, what: str) -> None:
+    raise OffLoopbackCallError(
+        f"offline guard: refused {what} to {url!r} - only loopback endpoints are allowed while "
+        "the emulated AWS backend is active. Point the client at the emulator "
+        "(AWS_ENDPOINT_URL / endpoint_url=aws.url) or run without the offline guard."
+    )
+
+
+_lock = threading.Lock()
+_depth = 0
+_restore: list[Callable[[], None]] = []
+
+
+class EndpointGuard:
+    """Context manager installing the guard (re-entrant: nested guards share one install)."""
+
+    def __init__(self, *, scrub_credentials: bool = True) -> None:
+        self.scrub_credentials = scrub_credentials
+        self._env_backup: dict[str, str | None] = {}
+        self._tmp: tempfile.TemporaryDirectory | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def install(self) -> EndpointGuard:
+        global _depth
+        with _lock:
+            if _depth == 0:
+                _patch_botocore()
+            _depth += 1
+        if self.scrub_credentials:
+            self._scrub_env()
+        return self
+
+    def uninstall(self) -> None:
+        global _depth
+        self._restore_env()
+        with _lock:
+            _depth -= 1
+            if _depth == 0:
+                while _restore:
+                    _restore.pop()()
+
+    def __enter__(self) -> EndpointGuard:
+        return self.install()
+
+    def __exit__(self, *exc: object) -> None:
+        self.uninstall()
+
+    @staticmethod
+    def active() -> bool:
+        return _depth > 0
+
+    # -- environment -------------------------------------------------------------------------
+    def _scrub_env(self) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="aws-guard-")
+        empty = os.path.join(self._tmp.name, "empty")
+        open(empty, "w").close()
+        wanted: dict[str, str | None] = {
+            **DUMMY_CREDENTIALS,
+            **{k: None for k in _SCRUBBED},
+            "AWS_CONFIG_FILE": empty,
+            "AWS_SHARED_CREDENTIALS_FILE": empty,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+        for key, value in wanted.items():
+            self._env_backup[key] = os.environ.get(key)
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    def _restore_env(self) -> None:
+        for key, value in self._env_backup.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._env_backup.clear()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+
+def _patch(owner: Any, name: str, make: Callable[[Any], Any]) -> None:
+    original = owner.__dict__[name]
+    setattr(owner, name, make(original))
+    _restore.append(lambda: setattr(owner, name, original))
+
+
+def _patch_botocore() -> None:
+    """Check the URL of every request at the moment it is sent (after endpoint resolution,
+    so `endpoint_url=`, AWS_ENDPOINT_URL, config files and virtual-host S3 are all covered)."""
+    from botocore.endpoint import Endpoint
+
+    def make_sync(original: Callable) -> Callable:
+        def _send(self: Any, request: Any) -> Any:
+            if not is_loopback_url(request.url):
+                _refuse(request.url, "a request")
+            return original(self, request)
+
+        return _send
+
+    _patch(Endpoint, "_send", make_sync)
+
+    import importlib.util
+
+    if importlib.util.find_spec("aiobotocore") is not None:
+        from aiobotocore.endpoint import AioEndpoint
+
+        def make_async(original: Callable) -> Callable:
+            async def _send(self: Any, request: Any) -> Any:
+                if not is_loopback_url(request.url):
+                    _refuse(request.url, "an async request")
+                return await original(self, request)
+
+            return _send
+
+        if "_send" in AioEndpoint.__dict__:
+            _patch(AioEndpoint, "_send", make_async)

@@ -1,0 +1,54 @@
+"""`python -m harness serve`: the embedded AWS endpoint in the foreground.
+
+Prints one ready line with the endpoint URL, then serves until Ctrl-C or SIGTERM, when it
+terminates live clusters (killing running steps) and exits 0. Imports no Airflow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (default: a free one)")
+    p.add_argument("--region", default="us-east-1", help="region clients use (default us-east-1)")
+    p.add_argument(
+        "--workdir",
+        default=None,
+        help="folder for the S3 staging mirror and step logs (default: a temp dir, removed on exit)",
+    )
+    p.add_argument(
+        "--strict-versions",
+        action="store_true",
+        help="fail clusters whose EMR release runs another Spark minor than the local pyspark",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from harness.endpoint import EmulatedAWS
+
+    stop = threading.Event()
+    previous = {
+        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        with EmulatedAWS(
+            region=args.region,
+            port=args.port,
+            workdir=args.workdir,
+            strict_versions=args.strict_versions,
+        ) as aws:
+            print(
+                f"emulated AWS ready at {aws.url} (region {aws.region}, workdir {aws.workdir}); "
+                f"export AWS_ENDPOINT_URL={aws.url} - Ctrl-C to stop",
+                flush=True,
+            )
+            while not stop.wait(3600):
+                pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print("emulated AWS stopped", flush=True)
+    return 0
