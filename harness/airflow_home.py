@@ -55,7 +55,9 @@ def cache_dir() -> Path:
     return Path(os.environ.get("HARNESS_CACHE_DIR") or Path.cwd() / ".harness" / "cache")
 
 
-def airflow_env(home: str | os.PathLike[str], dags_folder: str | os.PathLike[str]) -> dict[str, str]:
+def airflow_env(
+    home: str | os.PathLike[str], dags_folder: str | os.PathLike[str]
+) -> dict[str, str]:
     """The environment that makes Airflow use ``home`` (SQLite) and ``dags_folder``.
 
     Airflow reads most of these once, when it is imported: they must be in ``os.environ`` before

@@ -55,3 +55,20 @@ def _serve(args: argparse.Namespace) -> int:
     from harness.serve import run
 
     return run(args)
+
+
+def _run_arguments(p: argparse.ArgumentParser) -> None:
+    from harness.pipeline_run import add_arguments
+
+    add_arguments(p)
+
+
+@command(
+    "run",
+    help="run dags/pipeline_emr.py offline (Airflow dag.test() against the emulated EMR)",
+    add_arguments=_run_arguments,
+)
+def _run(args: argparse.Namespace) -> int:
+    from harness.pipeline_run import main
+
+    return main(args)

@@ -52,7 +52,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +106,13 @@ class DagRunResult:
 
     @property
     def ok(self) -> bool:
-        return self.state == "success"
+        """The run succeeded *and* no task failed.
+
+        Airflow decides a run's state from its leaves only; a teardown with
+        ``on_failure_fail_dagrun=True`` becomes the only leaf, so a failed task upstream of it can
+        end in a "success" run. ``ok`` does not let that through (``failure_report`` says so).
+        """
+        return self.state == "success" and not self.failed_tasks
 
     @property
     def failed_tasks(self) -> list[str]:
@@ -136,7 +142,12 @@ class DagRunResult:
         """Which task failed, with what error, and the tail of any failed EMR step's stderr."""
         if self.ok:
             return f"dag run {self.dag_id} succeeded"
-        out = [f"dag run {self.dag_id} failed"]
+        out = [f"dag run {self.dag_id} {self.state}"]
+        if self.state == "success":
+            out[0] += (
+                " although tasks failed: Airflow judged the run by its leaves only (a teardown with"
+                " on_failure_fail_dagrun=True hides failures upstream of it)"
+            )
         for task_id in self.failed_tasks or ["(no task failed: see the run log)"]:
             out.append(f"  failed task: {task_id}")
             if task_id in self.errors:
@@ -356,7 +367,8 @@ def _load_dag(spec: RunSpec) -> Any:
         errors = "\n".join(f"{path}:\n{err}" for path, err in bag.import_errors.items())
         raise DagNotFoundError(
             f"DAG {spec.dag_id!r} not found in {spec.dags_folder} "
-            f"(found: {sorted(bag.dags) or 'none'})" + (f"\nimport errors:\n{errors}" if errors else "")
+            f"(found: {sorted(bag.dags) or 'none'})"
+            + (f"\nimport errors:\n{errors}" if errors else "")
         )
     return dag
 
@@ -401,7 +413,7 @@ def _run_in_process(spec: RunSpec, progress: ProgressCallback | None) -> DagRunR
         finally:
             progress_mod.activate(None)
         tis = sorted(dr.get_task_instances(),
-                     key=lambda ti: (ti.start_date or datetime.max.replace(tzinfo=timezone.utc),
+                     key=lambda ti: (ti.start_date or datetime.max.replace(tzinfo=UTC),
                                      _topo_index(dag, ti.task_id)))
         task_states = {ti.task_id: str(ti.state.value if hasattr(ti.state, "value") else ti.state)
                        for ti in tis}
@@ -589,18 +601,22 @@ def run_dag(
         extra_env=extra_env,
         poke_interval=float(poke_interval),
         deferrable=deferrable,
-        sensor_timeout=dict(sensor_timeout) if isinstance(sensor_timeout, Mapping) else sensor_timeout,
+        sensor_timeout=(
+            dict(sensor_timeout) if isinstance(sensor_timeout, Mapping) else sensor_timeout
+        ),
         retries=retries,
         conf=dict(conf) if conf is not None else None,
         echo_logs=echo_logs,
     )
     if isolation not in ("auto", "in-process", "subprocess"):
-        raise ValueError(f"isolation must be 'auto', 'in-process' or 'subprocess', not {isolation!r}")
+        raise ValueError(
+            f"isolation must be 'auto', 'in-process' or 'subprocess', not {isolation!r}"
+        )
     if isolation == "auto":
         in_process = _HOME is not None or not _airflow_imported()
         isolation = "in-process" if in_process else "subprocess"
     # EMR lists creation times in whole seconds: start the window a second early.
-    since = datetime.now(timezone.utc) - timedelta(seconds=1)
+    since = datetime.now(UTC) - timedelta(seconds=1)
     t0 = time.perf_counter()
     engine = _run_in_process if isolation == "in-process" else _run_in_subprocess
     result = engine(spec, progress)

@@ -18,7 +18,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 __all__ = ["TaskEvent", "Recorder", "format_event", "install"]
@@ -155,7 +155,7 @@ class _Listener:
 
 
 def _stamp() -> str:
-    return datetime.now(timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+    return datetime.now(UTC).strftime("%H:%M:%S.%f")[:-3]
 
 
 def _structlog_tap(logger: Any, method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
