@@ -182,9 +182,22 @@ class EmulatedAWS:
 
     @staticmethod
     def _reset_moto() -> None:
-        from moto.moto_api._internal.models import moto_api_backend
+        """moto's full reset, except that EC2 (whose init costs about a second: default VPCs,
+        AMIs, instance types) is kept; EMR's instances left in it do not affect anything."""
+        from moto.core.base_backend import BackendDict, backend_lock
+        from moto.core.model_instances import reset_model_data
 
-        moto_api_backend.reset()
+        with backend_lock:
+            kept = []
+            for backend in BackendDict._instances:
+                if getattr(backend, "service_name", None) == "ec2":
+                    kept.append(backend)
+                    continue
+                for account_specific in backend.values():
+                    account_specific.reset()
+                backend.clear()
+            BackendDict._instances[:] = kept
+        reset_model_data()
 
     # -- reading -----------------------------------------------------------------------------
     @property

@@ -71,3 +71,26 @@ def emulated_aws(tmp_path):
         for key, value in aws.env().items():
             mp.setenv(key, value)
         yield aws
+
+
+@pytest.fixture
+def dag_runner(emulated_aws, dags_folder):
+    """`run(dag_id, **kwargs) -> DagRunResult`: `harness.dag_runner.run_dag` bound to this
+    test's `emulated_aws` and the `dags_folder` fixture (both overridable per call).
+
+        def test_my_dag(dag_runner, emulated_aws):
+            emulated_aws.client("s3").create_bucket(Bucket="b")
+            result = dag_runner("my_dag", variables={"bucket": "b"})
+            assert result.ok, result.failure_report()
+
+    The first run in a test session configures Airflow in-process (a throw-away home with
+    SQLite), so later runs skip the import and DB setup.
+    """
+    from harness.dag_runner import run_dag
+
+    def run(dag_id: str, **kwargs):
+        kwargs.setdefault("aws", emulated_aws)
+        kwargs.setdefault("dags_folder", dags_folder)
+        return run_dag(dag_id, **kwargs)
+
+    return run

@@ -148,6 +148,7 @@ class EmrRuntime:
         self._s3: Any = None
         self._stopping = False
         self._unpatch: list[Callable[[], None]] = []
+        self._held: set[ClusterState] = set()
 
     # ------------------------------------------------------------------------------------------
     # installation: hook moto's EMR backend
@@ -216,6 +217,7 @@ class EmrRuntime:
         """Terminate every live cluster (killing running steps) and join the workers."""
         with self._cond:
             self._stopping = True
+            self._held.clear()
             runs = list(self._clusters.values())
             for run in runs:
                 self._request_termination(run, ClusterReason.USER_REQUEST)
@@ -471,11 +473,27 @@ class EmrRuntime:
                 if run.state is ClusterState.TERMINATING:
                     self._finish(run)
 
+    def hold(self, *states: ClusterState | str) -> None:
+        """Keep clusters in these transitional states (STARTING, BOOTSTRAPPING, TERMINATING)
+        until `release()`: lets a test observe them deterministically."""
+        with self._cond:
+            self._held.update(ClusterState(s) for s in states)
+
+    def release(self, *states: ClusterState | str) -> None:
+        with self._cond:
+            self._held.difference_update(ClusterState(s) for s in states or tuple(self._held))
+            self._cond.notify_all()
+
     def _pause(self, run: ClusterRun, seconds: float) -> None:
-        """Stay in the current state for `seconds`, waking early on termination."""
-        if seconds > 0:
-            with self._cond:
-                self._cond.wait_for(lambda: run.state is ClusterState.TERMINATING, seconds)
+        """Stay in the current state for `seconds` and while it is held; a termination
+        request ends the pause early (except a held TERMINATING)."""
+        with self._cond:
+            here = run.state
+            if seconds > 0:
+                self._cond.wait_for(lambda: run.state is not here, seconds)
+            self._cond.wait_for(
+                lambda: here not in self._held or (run.state is not here) or self._stopping
+            )
 
     def _lifecycle(self, run: ClusterRun) -> None:
         fault = self.faults.cluster_fault(run.moto.name or "")
@@ -548,8 +566,12 @@ class EmrRuntime:
 
     def _finish(self, run: ClusterRun) -> None:
         """TERMINATING -> TERMINATED / TERMINATED_WITH_ERRORS (called under the lock)."""
-        if self.delays.terminating > 0 and not self._stopping:
-            self._cond.wait(self.delays.terminating)
+        if not self._stopping:
+            if self.delays.terminating > 0:
+                self._cond.wait(self.delays.terminating)
+            self._cond.wait_for(
+                lambda: ClusterState.TERMINATING not in self._held or self._stopping
+            )
         for step in run.steps:  # anything still queued dies with the cluster
             if step.state is StepState.PENDING:
                 self._set_step(step, StepState.CANCELLED)

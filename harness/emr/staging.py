@@ -38,6 +38,10 @@ class Snapshot:
     uris: list[S3Uri]
     files: dict[Path, tuple[int, int]] = field(default_factory=dict)
     downloaded: int = 0
+    #: files next to the staged URIs (in their parent folders) before the step: a job that
+    #: writes a sibling of its output (`out` + `out_rejeitados`) gets the sibling uploaded too
+    siblings: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    parents: list[Path] = field(default_factory=list)
 
 
 @dataclass
@@ -64,6 +68,12 @@ class Stager:
             snap.downloaded += self._pull(uri)
         for uri in uris:
             snap.files.update(_scan(self.local(uri)))
+        for uri in uris:
+            if uri.key.strip("/"):
+                parent = self.local(uri).parent
+                if parent not in snap.parents:
+                    snap.parents.append(parent)
+                    snap.siblings.update(_scan(parent))
         return snap
 
     def _pull(self, uri: S3Uri) -> int:
@@ -136,6 +146,16 @@ class Stager:
                     key = self._key_for(uri.bucket, path)
                     self.s3.delete_object(Bucket=uri.bucket, Key=key)
                     report.deleted.append(f"s3://{uri.bucket}/{key}")
+        staged = [self.local(u) for u in snap.uris]
+        for parent in snap.parents:
+            for path, meta in _scan(parent).items():
+                if is_local_only(path) or any(_is_under(path, s) for s in staged):
+                    continue
+                if snap.siblings.get(path) != meta:  # new or changed during the step
+                    bucket = path.relative_to(self.root).parts[0]
+                    key = self._key_for(bucket, path)
+                    self.s3.upload_file(str(path), bucket, key)
+                    report.uploaded.append(f"s3://{bucket}/{key}")
         return report
 
     def _key_for(self, bucket: str, path: Path) -> str:
