@@ -158,10 +158,15 @@ class DagRunResult:
                 f"{step['cluster_id']}: {step.get('reason') or ''} {step.get('message') or ''}"
                 .rstrip()
             )
-            tail = (step.get("stderr_tail") or "").splitlines()[-stderr_lines:]
-            if tail:
-                out.append("    stderr (tail):")
-                out += [f"      {line}" for line in tail]
+            for stream in ("stderr", "stdout"):
+                tail = (step.get(f"{stream}_tail") or "").splitlines()[-stderr_lines:]
+                if tail:
+                    out.append(f"    step {stream} (tail):")
+                    out += [f"      {line}" for line in tail]
+        for c in self.clusters:
+            if c.get("state") == "TERMINATED_WITH_ERRORS":
+                out.append(f"  cluster {c['id']} TERMINATED_WITH_ERRORS: {c.get('reason')}: "
+                           f"{c.get('message') or ''}".rstrip())
         for c in self.active_clusters:
             out.append(f"  WARNING: cluster {c['id']} is still {c['state']}")
         return "\n".join(out)
@@ -536,12 +541,15 @@ def _inspect_emr(aws: Any, url: str, region: str, since: datetime, result: DagRu
                                                              StepStates=["FAILED"]):
             for step in page["Steps"]:
                 details = step["Status"].get("FailureDetails") or {}
-                tail = None
+                tail = stdout_tail = None
                 if hasattr(aws, "step_stderr_tail"):
                     try:
                         tail = aws.step_stderr_tail(c["Id"], step["Id"])
                     except Exception as e:  # the report must not hide the run's own failure
                         tail = f"(stderr unavailable: {e})"
+                if hasattr(aws, "step_dir"):
+                    # spark-submit's PythonRunner sends the Python driver's traceback to stdout.
+                    stdout_tail = _tail(Path(aws.step_dir(c["Id"], step["Id"])) / "stdout")
                 result.step_failures.append({
                     "cluster_id": c["Id"],
                     "step_id": step["Id"],
@@ -550,7 +558,15 @@ def _inspect_emr(aws: Any, url: str, region: str, since: datetime, result: DagRu
                     "message": details.get("Message"),
                     "log_file": details.get("LogFile"),
                     "stderr_tail": tail,
+                    "stdout_tail": stdout_tail,
                 })
+
+
+def _tail(path: Path, lines: int = 20) -> str | None:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return None
 
 
 # ------------------------------------------------------------------------------ the API

@@ -1,0 +1,167 @@
+"""Scenarios of the production DAG against the emulator (issue 5). Each asserts, at the end, that
+no cluster is left active. Spark runs are kept few: the failure scenarios stop before Spark or
+fail in the job's first lines."""
+
+from __future__ import annotations
+
+import pytest
+from chispa import assert_df_equality
+
+from .conftest import (
+    COLUMNS,
+    EXPECTED_ROWS,
+    LAYOUT,
+    MISSING_INPUT_TIMEOUT,
+    assert_nothing_running,
+    output_rows,
+)
+
+pytestmark = pytest.mark.spark
+
+TASKS = ["validar_entrada", "criar_cluster_emr", "adicionar_steps_spark", "aguardar_step_spark",
+         "terminar_cluster_emr"]
+
+
+def _output_df(spark, aws, tmp_path):
+    """The job's result CSV, downloaded from the emulated S3 and read with the output schema."""
+    from pyspark.sql.types import DecimalType, LongType, StringType, StructField, StructType
+
+    schema = StructType([
+        StructField("vendedor", StringType()),
+        StructField("total_quantidade", LongType()),
+        StructField("total_receita", DecimalType(18, 2)),
+        StructField("total_transacoes", LongType()),
+        StructField("ticket_medio", DecimalType(18, 2)),
+    ])
+    header, rows = output_rows(aws)
+    assert header == COLUMNS
+    path = tmp_path / "result.csv"
+    path.write_text("\n".join([",".join(header)] + [",".join(r) for r in rows]) + "\n",
+                    encoding="utf-8")
+    actual = spark.read.option("header", "true").schema(schema).csv(str(path))
+    expected = spark.createDataFrame(EXPECTED_ROWS, schema)
+    return actual, expected
+
+
+def test_happy_path(run_pipeline, pipeline_aws, spark, tmp_path):
+    events = []
+    result = run_pipeline(progress=events.append)
+
+    assert result.ok, result.failure_report()
+    assert result.task_states == dict.fromkeys(TASKS, "success")
+    # XComs carry the cluster id and the step id between tasks.
+    cluster_id = result.xcoms["criar_cluster_emr"]
+    assert cluster_id.startswith("j-")
+    (step_id,) = result.xcoms["adicionar_steps_spark"]
+    assert step_id.startswith("s-")
+    assert [c["id"] for c in result.clusters] == [cluster_id]
+    step = pipeline_aws.client("emr").describe_step(ClusterId=cluster_id, StepId=step_id)["Step"]
+    assert step["Status"]["State"] == "COMPLETED"
+    # Progress came per task, as it happened: running then success, in DAG order.
+    assert [(e.task_id, e.state) for e in events] == [
+        (t, s) for t in TASKS for s in ("running", "success")
+    ]
+
+    actual, expected = _output_df(spark, pipeline_aws, tmp_path)
+    assert_df_equality(actual, expected)  # row order too: by total_receita descending
+    assert output_rows(pipeline_aws, LAYOUT.rejects_prefix)[1] == []  # no rejects
+
+    assert_nothing_running(pipeline_aws, result)
+    assert result.clusters[0]["state"] == "TERMINATED"
+
+
+def test_input_missing_fails_before_any_cluster(dag_runner, emulated_aws):
+    from harness.pipeline_run import provision
+
+    provision(emulated_aws, LAYOUT, data=None, script=None)  # bucket and roles, no input
+    result = dag_runner("pipeline_emr", aws=emulated_aws, variables=LAYOUT.variables(),
+                        sensor_timeout={"validar_entrada": MISSING_INPUT_TIMEOUT})
+
+    assert not result.ok
+    assert result.state == "failed"
+    assert result.failed_tasks == ["validar_entrada"]
+    assert "AirflowSensorTimeout" in result.errors["validar_entrada"]
+    assert result.task_states["criar_cluster_emr"] == "upstream_failed"
+    assert emulated_aws.client("emr").list_clusters()["Clusters"] == []  # never created
+    assert_nothing_running(emulated_aws, result)
+
+
+def test_step_fails_run_fails_and_cluster_is_terminated(run_pipeline, pipeline_aws):
+    # A broken job script: the step's Python error must surface in the sensor's log.
+    pipeline_aws.client("s3").put_object(
+        Bucket=LAYOUT.bucket, Key=LAYOUT.script_key,
+        Body=b"raise RuntimeError('coluna vendedor ausente')\n",
+    )
+    result = run_pipeline()
+
+    assert not result.ok
+    assert result.state == "failed", (
+        "Airflow marked the run successful although the step failed:\n" + result.failure_report()
+    )
+    assert result.failed_tasks == ["aguardar_step_spark"]
+    assert result.task_states["terminar_cluster_emr"] == "success"  # teardown still ran
+    sensor_log = result.log("aguardar_step_spark")
+    assert "EMR job failed" in sensor_log
+    assert "RuntimeError: coluna vendedor ausente" in sensor_log  # the step's error line
+    (failure,) = result.step_failures
+    # spark-submit sends the Python driver's traceback to the step's stdout.
+    assert "RuntimeError: coluna vendedor ausente" in failure["stdout_tail"]
+    assert "coluna vendedor ausente" in result.failure_report()
+    assert_nothing_running(pipeline_aws, result)
+
+
+@pytest.mark.parametrize(
+    ("arm", "variables"),
+    [
+        pytest.param(lambda f: f.fail_bootstrap(), {}, id="bootstrap-failure"),
+        pytest.param(lambda f: f.spot_capacity_unavailable(), {"emr_use_spot": "true"},
+                     id="spot-capacity-unavailable"),
+    ],
+)
+def test_cluster_never_comes_up(run_pipeline, pipeline_aws, arm, variables):
+    arm(pipeline_aws.faults)
+    result = run_pipeline(variables=variables)
+
+    assert not result.ok
+    assert result.state == "failed", result.failure_report()
+    assert result.failed_tasks, result.summary()
+    assert set(result.failed_tasks) <= {"adicionar_steps_spark", "aguardar_step_spark"}
+    (cluster,) = result.clusters
+    assert cluster["state"] == "TERMINATED_WITH_ERRORS"
+    assert cluster["reason"] in ("BOOTSTRAP_FAILURE", "INSTANCE_FAILURE")
+    assert_nothing_running(pipeline_aws, result)
+
+
+def test_describe_step_throttling_is_absorbed(run_pipeline, pipeline_aws):
+    pipeline_aws.faults.throttle("DescribeStep", times=3)
+    result = run_pipeline()
+
+    assert result.ok, result.failure_report()
+    assert pipeline_aws.faults.throttled.get("DescribeStep") == 3
+    assert output_rows(pipeline_aws)[1] != []
+    assert_nothing_running(pipeline_aws, result)
+
+
+def test_rerun_gives_the_same_output_without_duplicates(run_pipeline, pipeline_aws):
+    first = run_pipeline()
+    assert first.ok, first.failure_report()
+    header, rows_first = output_rows(pipeline_aws)
+
+    second = run_pipeline()
+    assert second.ok, second.failure_report()
+    _, rows_second = output_rows(pipeline_aws)
+
+    assert rows_second == rows_first
+    assert len(rows_second) == len({r[0] for r in rows_second}) == len(EXPECTED_ROWS)
+    assert second.xcoms["criar_cluster_emr"] != first.xcoms["criar_cluster_emr"]  # new cluster
+    assert_nothing_running(pipeline_aws, second)
+
+
+def test_deferrable_step_sensor(run_pipeline, pipeline_aws):
+    result = run_pipeline(deferrable=True)
+
+    assert result.ok, result.failure_report()
+    assert "aguardar_step_spark.deferrable: False -> True" in result.overrides
+    assert "trigger" in result.log("aguardar_step_spark").lower()  # it really deferred
+    assert output_rows(pipeline_aws)[1] != []
+    assert_nothing_running(pipeline_aws, result)
