@@ -257,8 +257,18 @@ class EmulatedAWS:
         return self._require().step_dir(cluster_id, step_id)
 
     def step_stderr_tail(self, cluster_id: str, step_id: str, lines: int = 20) -> str:
-        """The last `lines` lines of a step's stderr ('' if the step never ran)."""
-        return tail(self.step_dir(cluster_id, step_id) / "stderr", lines)
+        """The last `lines` lines of a step's stderr ('' if the step never ran).
+
+        PySpark's driver prints a Python traceback to stdout, not stderr: when stdout holds a
+        traceback that stderr lacks, that traceback is appended (after a marker line)."""
+        step_dir = self.step_dir(cluster_id, step_id)
+        text = tail(step_dir / "stderr", lines)
+        marker = "Traceback (most recent call last):"
+        out = tail(step_dir / "stdout", 400)
+        if marker in out and marker not in text:
+            tb = out[out.rindex(marker) :].splitlines()[:lines]
+            text += "--- Python traceback (from the step's stdout) ---\n" + "\n".join(tb) + "\n"
+        return text
 
     @property
     def version_warnings(self) -> list[str]:

@@ -623,7 +623,11 @@ class EmrRuntime:
             elif rc == 0:
                 self._set_step(step, StepState.COMPLETED)
             else:
-                message = error_line(tail(stderr, 200)) or f"exit code {rc}"
+                # PySpark's driver prints the Python traceback to stdout: look at both.
+                err_text, out_text = tail(stderr, 200), tail(step_dir / "stdout", 200)
+                has_tb = "Traceback (most recent call last):"
+                source = out_text if has_tb in out_text and has_tb not in err_text else err_text
+                message = error_line(source) or error_line(out_text) or f"exit code {rc}"
                 step.failure = {
                     "Reason": f"Step failed with exitCode {rc}",
                     "Message": message,
