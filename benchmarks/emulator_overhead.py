@@ -17,7 +17,6 @@ import statistics
 import threading
 import time
 import warnings
-from pathlib import Path
 
 
 class TimedExecutor:

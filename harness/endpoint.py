@@ -26,6 +26,8 @@ from harness.emr.logs import tail
 from harness.emr.runtime import EmrRuntime, LifecycleDelays
 from harness.guard import DUMMY_CREDENTIALS, EndpointGuard
 
+NO_DELAYS = LifecycleDelays()
+
 __all__ = ["ENV_UNSET", "EmulatedAWS", "LifecycleDelays"]
 
 #: Variables to remove from a child's environment next to `EmulatedAWS.env()`: they would
@@ -61,7 +63,7 @@ class EmulatedAWS:
         strict_versions: bool = False,
         executor: StepExecutor | None = None,
         guard: bool = True,
-        delays: LifecycleDelays = LifecycleDelays(),
+        delays: LifecycleDelays = NO_DELAYS,
         load_managed_policies: bool = True,
     ) -> None:
         self.region = region
@@ -151,9 +153,9 @@ class EmulatedAWS:
         if self._settings_backup is not None or self._workdir is not None:
             from moto import settings
 
-            settings.default_user_config.setdefault("iam", {})[
-                "load_aws_managed_policies"
-            ] = bool(self._settings_backup)
+            settings.default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = bool(
+                self._settings_backup
+            )
         if self._guard is not None and self._guard.active():
             try:
                 self._guard.uninstall()

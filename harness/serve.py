@@ -12,12 +12,14 @@ import threading
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (default: a free one)")
+    p.add_argument(
+        "--port", type=int, default=0, help="TCP port on 127.0.0.1 (default: a free one)"
+    )
     p.add_argument("--region", default="us-east-1", help="region clients use (default us-east-1)")
     p.add_argument(
         "--workdir",
         default=None,
-        help="folder for the S3 staging mirror and step logs (default: a temp dir, removed on exit)",
+        help="folder for the S3 staging mirror and step logs (default: temp dir, removed on exit)",
     )
     p.add_argument(
         "--strict-versions",

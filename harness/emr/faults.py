@@ -1,7 +1,7 @@
 """Fault injection for reliability tests: armed on `EmulatedAWS.faults`, read by the runtime.
 
     aws.faults.fail_bootstrap()                      # next clusters fail in BOOTSTRAPPING
-    aws.faults.spot_capacity_unavailable()           # next clusters cannot get their Spot CORE group
+    aws.faults.spot_capacity_unavailable()           # next clusters get no Spot CORE group
     aws.faults.fail_step("processar-vendas-spark", message="boom")   # by step name ...
     aws.faults.fail_step(0)                          # ... or by 0-based position in its cluster
     aws.faults.hang_step("slow")                     # runs until cancelled / cluster terminated

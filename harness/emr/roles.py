@@ -37,8 +37,12 @@ def assume_role_policy(principals: tuple[str, ...]) -> dict[str, Any]:
     return {
         "Version": "2008-10-17",
         "Statement": [
-            {"Sid": "", "Effect": "Allow", "Principal": {"Service": service},
-             "Action": "sts:AssumeRole"}  # fmt: skip
+            {
+                "Sid": "",
+                "Effect": "Allow",
+                "Principal": {"Service": service},
+                "Action": "sts:AssumeRole",
+            }  # fmt: skip
         ],
     }
 

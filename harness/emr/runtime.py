@@ -31,7 +31,7 @@ from typing import Any
 
 from harness.emr.executors import StepExecutor, SubprocessExecutor
 from harness.emr.faults import Faults
-from harness.emr.logs import error_line, step_log_prefix, tail, upload_step_logs
+from harness.emr.logs import error_line, tail, upload_step_logs
 from harness.emr.staging import Stager
 from harness.emr.states import (
     ActionOnFailure,
@@ -40,7 +40,7 @@ from harness.emr.states import (
     StepState,
     advance,
 )
-from harness.emr.steps import UnsupportedStepError, plan_step
+from harness.emr.steps import plan_step
 
 __all__ = [
     "ClusterRun",
@@ -71,7 +71,7 @@ class LifecycleDelays:
 
 
 def _now() -> _dt.datetime:
-    return _dt.datetime.now(_dt.timezone.utc)
+    return _dt.datetime.now(_dt.UTC)
 
 
 @dataclass
@@ -355,8 +355,7 @@ class EmrRuntime:
         }
         with self._cond:
             ok = self._cond.wait_for(
-                lambda: cluster_id in self._clusters
-                and self._clusters[cluster_id].state in wanted,
+                lambda: cluster_id in self._clusters and self._clusters[cluster_id].state in wanted,
                 timeout,
             )
             if not ok:
@@ -391,8 +390,15 @@ class EmrRuntime:
     # ------------------------------------------------------------------------------------------
     # state changes (always under self._cond)
     # ------------------------------------------------------------------------------------------
-    def _set_cluster(self, run: ClusterRun, state: ClusterState, *, reason: ClusterReason | None
-                     = None, message: str | None = None, initial: bool = False) -> None:  # fmt: skip
+    def _set_cluster(
+        self,
+        run: ClusterRun,
+        state: ClusterState,
+        *,
+        reason: ClusterReason | None = None,
+        message: str | None = None,
+        initial: bool = False,
+    ) -> None:
         if not initial:
             advance(run.state, state)
         now = _now()
@@ -528,9 +534,11 @@ class EmrRuntime:
         while True:
             with self._cond:
                 self._cond.wait_for(
-                    lambda: run.state is ClusterState.TERMINATING
-                    or run.next_pending() is not None
-                    or not run.keep_alive
+                    lambda: (
+                        run.state is ClusterState.TERMINATING
+                        or run.next_pending() is not None
+                        or not run.keep_alive
+                    )
                 )
                 if run.state is ClusterState.TERMINATING:
                     return
@@ -769,9 +777,7 @@ def _spot_message(cluster: Any) -> str:
 def _bootstrap_message(cluster: Any) -> str:
     actions = list(cluster.bootstrap_actions)
     path = actions[0].script_path if actions else "s3://<injected>/bootstrap.sh"
-    return (
-        f"On the master instance, bootstrap action 1 ({path}) returned a non-zero return code"
-    )
+    return f"On the master instance, bootstrap action 1 ({path}) returned a non-zero return code"
 
 
 def _local_pyspark_minor() -> str | None:

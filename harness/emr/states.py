@@ -10,7 +10,7 @@ StepStateChangeReason, FailureDetails).
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 __all__ = [
     "ActionOnFailure",
@@ -26,7 +26,7 @@ class IllegalTransitionError(RuntimeError):
     """A state machine was asked for a move its table does not allow."""
 
 
-class ClusterState(str, Enum):
+class ClusterState(StrEnum):
     STARTING = "STARTING"
     BOOTSTRAPPING = "BOOTSTRAPPING"
     RUNNING = "RUNNING"
@@ -52,7 +52,7 @@ class ClusterState(str, Enum):
 TERMINAL_CLUSTER_STATES = (ClusterState.TERMINATED, ClusterState.TERMINATED_WITH_ERRORS)
 
 
-class StepState(str, Enum):
+class StepState(StrEnum):
     PENDING = "PENDING"
     CANCEL_PENDING = "CANCEL_PENDING"
     RUNNING = "RUNNING"
@@ -71,7 +71,7 @@ class StepState(str, Enum):
         )
 
 
-class ActionOnFailure(str, Enum):
+class ActionOnFailure(StrEnum):
     TERMINATE_CLUSTER = "TERMINATE_CLUSTER"
     TERMINATE_JOB_FLOW = "TERMINATE_JOB_FLOW"  # legacy spelling of TERMINATE_CLUSTER
     CANCEL_AND_WAIT = "CANCEL_AND_WAIT"
@@ -92,7 +92,7 @@ class ActionOnFailure(str, Enum):
         return self is not ActionOnFailure.CONTINUE
 
 
-class ClusterReason(str, Enum):
+class ClusterReason(StrEnum):
     """ClusterStateChangeReasonCode, with the message AWS shows for each."""
 
     INTERNAL_ERROR = "INTERNAL_ERROR"

@@ -10,7 +10,11 @@ PY = sys.executable
 
 
 def step(name, *args, action="CONTINUE", jar="command-runner.jar"):
-    return {"Name": name, "ActionOnFailure": action, "HadoopJarStep": {"Jar": jar, "Args": list(args)}}
+    return {
+        "Name": name,
+        "ActionOnFailure": action,
+        "HadoopJarStep": {"Jar": jar, "Args": list(args)},
+    }
 
 
 def ok_step(name="ok", action="CONTINUE"):

@@ -28,8 +28,11 @@ def test_guard_refuses_non_loopback_endpoints(emulated_aws):
     )
     with pytest.raises(OffLoopbackCallError, match="s3.amazonaws.com"):
         real.list_buckets()
-    emr = boto3.session.Session().client("emr", region_name="eu-west-1",
-                                         endpoint_url="https://elasticmapreduce.eu-west-1.amazonaws.com")  # fmt: skip
+    emr = boto3.session.Session().client(
+        "emr",
+        region_name="eu-west-1",
+        endpoint_url="https://elasticmapreduce.eu-west-1.amazonaws.com",
+    )
     with pytest.raises(OffLoopbackCallError, match="only loopback endpoints"):
         emr.list_clusters()
     # the emulator itself is fine
@@ -111,7 +114,10 @@ def test_seed_cli_commands(emulated_aws, emr, tmp_path):
 
     aws_cli(emulated_aws, "emr", "terminate-clusters", "--cluster-ids", cid)
     aws_cli(emulated_aws, "emr", "wait", "cluster-terminated", "--cluster-id", cid)
-    assert json.loads(aws_cli(emulated_aws, "emr", "list-clusters", "--active").stdout)["Clusters"] == []
+    assert (
+        json.loads(aws_cli(emulated_aws, "emr", "list-clusters", "--active").stdout)["Clusters"]
+        == []
+    )
 
 
 def test_create_default_roles_cli_limitation_and_boto3_replacement(emulated_aws):
@@ -139,7 +145,9 @@ def test_create_default_roles_cli_limitation_and_boto3_replacement(emulated_aws)
         service = doc["Statement"][0]["Principal"]["Service"]
         assert (service if isinstance(service, list) else [service]) == list(principals)
         attached = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
-        assert [p["PolicyArn"] for p in attached] == [f"arn:aws:iam::aws:policy/service-role/{policy}"]
+        assert [p["PolicyArn"] for p in attached] == [
+            f"arn:aws:iam::aws:policy/service-role/{policy}"
+        ]
     profile = iam.get_instance_profile(InstanceProfileName="EMR_EC2_DefaultRole")["InstanceProfile"]
     assert [r["RoleName"] for r in profile["Roles"]] == ["EMR_EC2_DefaultRole"]
     # idempotent, and accepts a boto3 Session too

@@ -77,7 +77,10 @@ def test_run_job_flow_steps_run_and_auto_terminate(emulated_aws, emr):
     assert states(emr, cid) == {"a": "COMPLETED", "b": "COMPLETED"}
     status = emr.describe_cluster(ClusterId=cid)["Cluster"]["Status"]
     assert status["State"] == "TERMINATED"
-    assert status["StateChangeReason"] == {"Code": "ALL_STEPS_COMPLETED", "Message": "Steps completed"}
+    assert status["StateChangeReason"] == {
+        "Code": "ALL_STEPS_COMPLETED",
+        "Message": "Steps completed",
+    }
     assert [s for s, _ in history(emulated_aws, cid)] == [
         "STARTING", "BOOTSTRAPPING", "WAITING", "RUNNING", "WAITING", "RUNNING", "WAITING",
         "TERMINATING", "TERMINATED",
@@ -95,7 +98,9 @@ def test_steps_run_one_at_a_time_in_submission_order(emulated_aws, emr, tmp_path
     for sid in ids:
         emulated_aws.runtime.wait_step(cid, sid, timeout=20)
     assert order.read_text().split() == ["start0", "end0", "start1", "end1", "start2", "end2"]
-    timelines = [emr.describe_step(ClusterId=cid, StepId=s)["Step"]["Status"]["Timeline"] for s in ids]
+    timelines = [
+        emr.describe_step(ClusterId=cid, StepId=s)["Step"]["Status"]["Timeline"] for s in ids
+    ]
     for earlier, later in zip(timelines, timelines[1:], strict=False):
         assert earlier["EndDateTime"] <= later["StartDateTime"]
     assert emr.describe_cluster(ClusterId=cid)["Cluster"]["Status"]["State"] == "WAITING"
@@ -107,7 +112,10 @@ def test_action_on_failure_terminate_cluster(emulated_aws, emr):
     assert states(emr, cid) == {"bad": "FAILED", "next": "CANCELLED"}
     status = emr.describe_cluster(ClusterId=cid)["Cluster"]["Status"]
     assert status["State"] == "TERMINATED_WITH_ERRORS"
-    assert status["StateChangeReason"] == {"Code": "STEP_FAILURE", "Message": "Shut down as step failed"}
+    assert status["StateChangeReason"] == {
+        "Code": "STEP_FAILURE",
+        "Message": "Shut down as step failed",
+    }
 
 
 def test_action_on_failure_cancel_and_wait(emulated_aws, emr):
@@ -123,7 +131,9 @@ def test_action_on_failure_cancel_and_wait(emulated_aws, emr):
 
 
 def test_action_on_failure_continue(emulated_aws, emr):
-    cid = run_cluster(emr, steps=[failing_step("bad", "CONTINUE"), ok_step("next")], keep_alive=False)
+    cid = run_cluster(
+        emr, steps=[failing_step("bad", "CONTINUE"), ok_step("next")], keep_alive=False
+    )
     emulated_aws.runtime.wait_cluster(cid, timeout=20)
     assert states(emr, cid) == {"bad": "FAILED", "next": "COMPLETED"}
     status = emr.describe_cluster(ClusterId=cid)["Cluster"]["Status"]

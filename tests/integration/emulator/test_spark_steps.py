@@ -35,7 +35,9 @@ if "valor" not in df.columns:
 def test_seed_spark_step_runs_locally(emulated_aws, emr, s3):
     bucket = "meu-bucket-emr"
     s3.create_bucket(Bucket=bucket)
-    s3.upload_file(str(ROOT / "spark" / "processar_vendas.py"), bucket, "scripts/processar_vendas.py")
+    s3.upload_file(
+        str(ROOT / "spark" / "processar_vendas.py"), bucket, "scripts/processar_vendas.py"
+    )
     s3.upload_file(str(ROOT / "data" / "dados_vendas.csv"), bucket, "input/dados_vendas.csv")
     seed_step = step(
         "processar-vendas-spark",

@@ -26,7 +26,9 @@ print("processed", len(text), "chars")
 
 
 def keys(s3, bucket, prefix=""):
-    return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []))
+    return sorted(
+        o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+    )
 
 
 def run_job(aws, emr, cid, tag):
@@ -52,10 +54,14 @@ def test_staging_roundtrip_overwrite_and_logs(emulated_aws, emr, s3):
 
     # logs in EMR's layout, gzipped
     prefix = f"logs/{cid}/steps/{sid}/"
-    assert keys(s3, "data", prefix) == [prefix + n for n in ("controller.gz", "stderr.gz", "stdout.gz")]
+    assert keys(s3, "data", prefix) == [
+        prefix + n for n in ("controller.gz", "stderr.gz", "stdout.gz")
+    ]
     stdout = gzip.decompress(s3.get_object(Bucket="data", Key=prefix + "stdout.gz")["Body"].read())
     assert stdout == b"processed 8 chars\n"
-    controller = gzip.decompress(s3.get_object(Bucket="data", Key=prefix + "controller.gz")["Body"].read())
+    controller = gzip.decompress(
+        s3.get_object(Bucket="data", Key=prefix + "controller.gz")["Body"].read()
+    )
     assert b"finished with exit code 0" in controller
 
     # input changed in S3 between runs -> the next step sees it; the rerun replaces the output
@@ -70,8 +76,8 @@ def test_staging_roundtrip_overwrite_and_logs(emulated_aws, emr, s3):
 
 
 def test_stderr_tail_and_local_log_dir(emulated_aws, emr):
-    cid = run_cluster(emr, steps=[step("noisy", PY, "-c",
-                                       "import sys\nfor i in range(50): print('line', i, file=sys.stderr)\nraise SystemExit(2)")])  # fmt: skip
+    code = "import sys\nfor i in range(50): print('line', i, file=sys.stderr)\nraise SystemExit(2)"
+    cid = run_cluster(emr, steps=[step("noisy", PY, "-c", code)])
     (sid,) = [s["Id"] for s in emr.list_steps(ClusterId=cid)["Steps"]]
     assert emulated_aws.runtime.wait_step(cid, sid, timeout=20).state is S.FAILED
     tail = emulated_aws.step_stderr_tail(cid, sid, lines=3)

@@ -67,7 +67,10 @@ def test_cluster_fault_filtered_by_name(emulated_aws, emr):
     healthy = run_cluster(emr, name="healthy")
     doomed = run_cluster(emr, name="doomed")
     emr.get_waiter("cluster_running").wait(ClusterId=healthy, WaiterConfig=FAST)
-    assert emulated_aws.runtime.wait_cluster(doomed, timeout=10).state.value == "TERMINATED_WITH_ERRORS"
+    assert (
+        emulated_aws.runtime.wait_cluster(doomed, timeout=10).state.value
+        == "TERMINATED_WITH_ERRORS"
+    )
 
 
 def test_fail_step_by_index_and_hang(emulated_aws, emr):
@@ -101,7 +104,9 @@ def test_throttling_refuses_n_calls_then_recovers(emulated_aws, emr):
 def test_throttling_absorbed_by_botocore_retries(emulated_aws, emr):
     cid = run_cluster(emr)
     emulated_aws.faults.throttle("DescribeCluster", times=2)
-    retrying = emulated_aws.client("emr", config=Config(retries={"mode": "standard", "max_attempts": 5}))
+    retrying = emulated_aws.client(
+        "emr", config=Config(retries={"mode": "standard", "max_attempts": 5})
+    )
     assert retrying.describe_cluster(ClusterId=cid)["Cluster"]["Id"] == cid
     assert emulated_aws.faults.throttled == {"DescribeCluster": 2}
 
@@ -134,7 +139,9 @@ def test_step_env_points_at_the_emulator(emulated_aws, emr, s3):
     """A command-runner `aws s3 cp` step talks to the emulated S3, never to AWS."""
     s3.create_bucket(Bucket="bkt")
     s3.put_object(Bucket="bkt", Key="a.txt", Body=b"hello")
-    cid = run_cluster(emr, steps=[step("copy", "aws", "s3", "cp", "s3://bkt/a.txt", "s3://bkt/b.txt")])
+    cid = run_cluster(
+        emr, steps=[step("copy", "aws", "s3", "cp", "s3://bkt/a.txt", "s3://bkt/b.txt")]
+    )
     (sid,) = [s["Id"] for s in emr.list_steps(ClusterId=cid)["Steps"]]
     assert emulated_aws.runtime.wait_step(cid, sid, timeout=60).state is S.COMPLETED, (
         emulated_aws.step_stderr_tail(cid, sid))  # fmt: skip

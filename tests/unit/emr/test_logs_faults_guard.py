@@ -20,7 +20,10 @@ def test_error_line_python_traceback():
 
 
 def test_error_line_skips_log_noise():
-    text = "doing things\njava.lang.IllegalStateException: bad\n\tat a.b(C.java:1)\n25/10/01 12:00:01 INFO X: y\n"
+    text = (
+        "doing things\njava.lang.IllegalStateException: bad\n\tat a.b(C.java:1)\n"
+        "25/10/01 12:00:01 INFO X: y\n"
+    )
     assert error_line(text) == "java.lang.IllegalStateException: bad"
     assert error_line("oops\n") == "oops"
     assert error_line("") is None
@@ -29,7 +32,9 @@ def test_error_line_skips_log_noise():
 def test_step_log_prefix():
     p = step_log_prefix("s3://bucket/logs/", "j-1", "s-2")
     assert str(p) == "s3://bucket/logs/j-1/steps/s-2/"
-    assert str(step_log_prefix("s3n://bucket/logs", "j-1", "s-2")) == "s3://bucket/logs/j-1/steps/s-2/"
+    assert (
+        str(step_log_prefix("s3n://bucket/logs", "j-1", "s-2")) == "s3://bucket/logs/j-1/steps/s-2/"
+    )
 
 
 def test_step_faults_match_by_name_or_index():
@@ -62,7 +67,8 @@ def test_operation_of():
 @pytest.mark.parametrize("url,ok", [
     ("http://127.0.0.1:5000", True), ("http://localhost:1", True), ("http://[::1]:80/", True),
     ("http://bucket.localhost:5000", True), ("http://127.5.5.5", True),
-    ("https://s3.amazonaws.com", False), ("https://elasticmapreduce.us-east-1.amazonaws.com", False),
+    ("https://s3.amazonaws.com", False),
+    ("https://elasticmapreduce.us-east-1.amazonaws.com", False),
     ("http://10.0.0.1:5000", False), ("http://0.0.0.0:5000", False),
 ])  # fmt: skip
 def test_is_loopback_url(url, ok):

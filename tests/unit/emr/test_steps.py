@@ -52,9 +52,7 @@ def test_prefix_and_local_path():
 
 
 def test_map_args_inside_strings_and_keeps_trailing_slash():
-    args, uris = map_s3_args(
-        ["s3://b/in.csv", "--out=s3a://b/out/", "plain", "a,s3://c/k"], M
-    )
+    args, uris = map_s3_args(["s3://b/in.csv", "--out=s3a://b/out/", "plain", "a,s3://c/k"], M)
     assert args == ["/m/b/in.csv", "--out=/m/b/out/", "plain", "a,/m/c/k"]
     assert [str(u) for u in uris] == ["s3://b/in.csv", "s3://b/out/", "s3://c/k"]
 
@@ -87,7 +85,9 @@ def test_step_conf_wins_over_spark_defaults_but_local_overrides_win_over_both():
 
 
 def test_split_spark_submit():
-    opts, app, rest = split_spark_submit(["--py-files", "a.zip", "--verbose", "--name=x", "j.py", "--flag", "v"])
+    opts, app, rest = split_spark_submit(
+        ["--py-files", "a.zip", "--verbose", "--name=x", "j.py", "--flag", "v"]
+    )
     assert opts == [("--py-files", "a.zip"), ("--verbose", None), ("--name", "x")]
     assert (app, rest) == ("j.py", ["--flag", "v"])
     with pytest.raises(UnsupportedStepError, match="without an application"):
@@ -104,7 +104,10 @@ def test_plain_commands():
 
 
 def test_script_runner():
-    p = plan(["s3://b/run.sh", "x"], jar="s3://us-east-1.elasticmapreduce/libs/script-runner/script-runner.jar")
+    p = plan(
+        ["s3://b/run.sh", "x"],
+        jar="s3://us-east-1.elasticmapreduce/libs/script-runner/script-runner.jar",
+    )
     assert p.argv == ["bash", "/m/b/run.sh", "x"]
 
 
