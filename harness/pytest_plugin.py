@@ -57,15 +57,40 @@ def dagbag(dags_folder):
     return load_dagbag(dags_folder)
 
 
+@pytest.fixture(scope="session")
+def spark_connect_server():
+    """One warm local Spark Connect server for the test session (see harness.emr.connect)."""
+    from harness.emr.connect import SparkConnectServer
+
+    with SparkConnectServer() as server:
+        yield server
+
+
 @pytest.fixture
-def emulated_aws(tmp_path):
+def step_executor():
+    """How `emulated_aws` runs step commands; None means local `spark-submit` subprocesses.
+
+    Override it in a conftest to run PySpark steps on the session's warm Spark Connect server
+    (a cold JVM per step becomes a few seconds per step)::
+
+        @pytest.fixture
+        def step_executor(spark_connect_server):
+            from harness.emr.connect import ConnectExecutor
+            return ConnectExecutor(server=spark_connect_server)
+    """
+    return None
+
+
+@pytest.fixture
+def emulated_aws(tmp_path, step_executor):
     """An `EmulatedAWS` on a free loopback port for one test, with AWS_ENDPOINT_URL, dummy
     credentials and the region set in the environment (and real profiles hidden). Every
     cluster is terminated and every step process killed when the test ends."""
     from harness.endpoint import ENV_UNSET, EmulatedAWS
 
     # The env patch is undone before the endpoint stops, so the guard restores the original.
-    with EmulatedAWS(workdir=tmp_path / "emulated-aws") as aws, pytest.MonkeyPatch.context() as mp:
+    aws = EmulatedAWS(workdir=tmp_path / "emulated-aws", executor=step_executor)
+    with aws, pytest.MonkeyPatch.context() as mp:
         for key in ENV_UNSET:
             mp.delenv(key, raising=False)
         for key, value in aws.env().items():

@@ -18,6 +18,8 @@ not applied.
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -30,7 +32,7 @@ from harness.emr.executors import StepExecutor, SubprocessExecutor
 from harness.emr.steps import LOCAL_DEFAULTS, LOCAL_OVERRIDES, split_spark_submit
 from harness.spark import LOCAL_CONF, spark_home, spark_submit_env
 
-__all__ = ["ConnectExecutor", "SparkConnectServer", "SparkConnectError"]
+__all__ = ["ConnectExecutor", "SparkConnectError", "SparkConnectServer", "connect_plan"]
 
 _SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 #: spark-submit options that mean a JVM application: Spark Connect cannot run those.
@@ -130,9 +132,6 @@ class SparkConnectServer:
     def stop(self) -> None:
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
-            import os
-            import signal
-
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
             try:
@@ -235,7 +234,7 @@ class ConnectExecutor:
         self.on_fallback = on_fallback
 
     def run(self, argv, env, cwd, stdout_path, stderr_path, cancel_event) -> int:
-        plan = self._connect_argv(argv, env)
+        plan = connect_plan(argv, env, server_conf=self.server.conf)
         if isinstance(plan, str):
             _note(stdout_path, f"[harness] spark-submit (not Spark Connect): {plan}")
             if self.on_fallback:
@@ -257,33 +256,6 @@ class ConnectExecutor:
         local_env["SPARK_REMOTE"] = url
         return self.fallback.run(local_argv, local_env, cwd, stdout_path, stderr_path, cancel_event)
 
-    def _connect_argv(self, argv: list[str], env: dict[str, str]):
-        """(python argv, env, ignored conf keys) for a PySpark app, or why it must fall back."""
-        if not argv or not argv[0].endswith("spark-submit"):
-            return "not a spark-submit step"
-        options, app, app_args = split_spark_submit(argv[1:])
-        if not app.endswith(".py"):
-            return f"application {Path(app).name} is not a Python script"
-        jvm = sorted({opt for opt, _ in options} & _JVM_APP_OPTIONS)
-        if jvm:
-            return f"JVM options {', '.join(jvm)} need spark-submit"
-        local_env = dict(env)
-        ignored = []
-        py_files = []
-        for opt, value in options:
-            if opt in ("--conf", "-c") and value:
-                key, _, val = value.partition("=")
-                if key not in _FIXED_BY_SERVER and self.server.conf.get(key) != val:
-                    ignored.append(key)
-            elif opt == "--py-files" and value:
-                py_files += value.split(",")
-        if py_files:
-            local_env["PYTHONPATH"] = ":".join(
-                [*py_files, *filter(None, [local_env.get("PYTHONPATH")])]
-            )
-        python = local_env.get("PYSPARK_DRIVER_PYTHON") or local_env.get("PYSPARK_PYTHON")
-        return [python or sys.executable, app, *app_args], local_env, ignored
-
     def close(self) -> None:
         if self._owns_server:
             self.server.stop()
@@ -293,6 +265,38 @@ class ConnectExecutor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def connect_plan(argv: list[str], env: dict[str, str], *, server_conf: dict[str, str]):
+    """How to run a local spark-submit argv against Spark Connect (pure).
+
+    Returns (python argv, env, conf keys the shared server does not apply), or a string saying
+    why the step must fall back to spark-submit.
+    """
+    if not argv or not argv[0].endswith("spark-submit"):
+        return "not a spark-submit step"
+    options, app, app_args = split_spark_submit(argv[1:])
+    if not app.endswith(".py"):
+        return f"application {Path(app).name} is not a Python script"
+    jvm = sorted({opt for opt, _ in options} & _JVM_APP_OPTIONS)
+    if jvm:
+        return f"JVM options {', '.join(jvm)} need spark-submit"
+    local_env = dict(env)
+    ignored: list[str] = []
+    py_files: list[str] = []
+    for opt, value in options:
+        if opt in ("--conf", "-c") and value:
+            key, _, val = value.partition("=")
+            if key not in _FIXED_BY_SERVER and server_conf.get(key) != val:
+                ignored.append(key)
+        elif opt == "--py-files" and value:
+            py_files += value.split(",")
+    if py_files:
+        local_env["PYTHONPATH"] = os.pathsep.join(
+            [*py_files, *filter(None, [local_env.get("PYTHONPATH")])]
+        )
+    python = local_env.get("PYSPARK_DRIVER_PYTHON") or local_env.get("PYSPARK_PYTHON")
+    return [python or sys.executable, app, *app_args], local_env, ignored
 
 
 def _note(path: Path, line: str) -> None:
