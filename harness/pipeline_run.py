@@ -15,6 +15,7 @@ import argparse
 import csv
 import io
 import json
+import resource
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -26,7 +27,6 @@ from typing import Any
 __all__ = [
     "PipelineLayout",
     "provision",
-    "create_default_roles",
     "read_csv_prefix",
     "add_arguments",
     "main",
@@ -60,53 +60,6 @@ class PipelineLayout:
 
 # --------------------------------------------------------------------------- provisioning
 
-_EC2_TRUST = {
-    "Version": "2008-10-17",
-    "Statement": [{"Sid": "", "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
-                   "Action": "sts:AssumeRole"}],
-}
-_EMR_TRUST = {
-    "Version": "2008-10-17",
-    "Statement": [{"Sid": "", "Effect": "Allow",
-                   "Principal": {"Service": "elasticmapreduce.amazonaws.com"},
-                   "Action": "sts:AssumeRole"}],
-}
-_POLICY = "arn:aws:iam::aws:policy/service-role/"
-#: What `aws emr create-default-roles` creates: role -> (trust policy, managed policy ARN).
-DEFAULT_ROLES = {
-    "EMR_DefaultRole": (_EMR_TRUST, _POLICY + "AmazonElasticMapReduceRole"),
-    "EMR_EC2_DefaultRole": (_EC2_TRUST, _POLICY + "AmazonElasticMapReduceforEC2Role"),
-    "EMR_AutoScaling_DefaultRole": (
-        _EMR_TRUST, _POLICY + "AmazonElasticMapReduceforAutoScalingRole"
-    ),
-}
-
-
-def create_default_roles(iam: Any) -> list[str]:
-    """The EMR default roles (and the EC2 instance profile) as the AWS CLI creates them.
-
-    Idempotent. Attaching the AWS-managed policy is best effort: an endpoint that does not know
-    the managed policies still gets the roles, which is what RunJobFlow checks.
-    """
-    created = []
-    for name, (trust, policy_arn) in DEFAULT_ROLES.items():
-        try:
-            iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
-            created.append(name)
-        except iam.exceptions.EntityAlreadyExistsException:
-            pass
-        try:
-            iam.attach_role_policy(RoleName=name, PolicyArn=policy_arn)
-        except iam.exceptions.NoSuchEntityException:
-            pass
-    try:
-        iam.create_instance_profile(InstanceProfileName="EMR_EC2_DefaultRole")
-        iam.add_role_to_instance_profile(InstanceProfileName="EMR_EC2_DefaultRole",
-                                         RoleName="EMR_EC2_DefaultRole")
-    except iam.exceptions.EntityAlreadyExistsException:
-        pass
-    return created
-
 
 def provision(
     aws: Any,
@@ -128,6 +81,8 @@ def provision(
         s3.upload_file(str(data), layout.bucket, layout.input_key)
     if script is not None:
         s3.upload_file(str(script), layout.bucket, layout.script_key)
+    from harness.emr.roles import create_default_roles
+
     create_default_roles(aws.client("iam"))
 
 
@@ -176,6 +131,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
                    help="extra Airflow Variable (repeatable)")
     p.add_argument("--echo-logs", action="store_true", help="show Airflow's own console log")
+    p.add_argument("--timings", default=None, metavar="PATH",
+                   help="write where the time went (phases, tasks, the Spark step) as JSON")
 
 
 def _parse_vars(pairs: list[str]) -> dict[str, str]:
@@ -193,18 +150,25 @@ def main(args: argparse.Namespace, out: Callable[[str], Any] = print) -> int:
     from harness.endpoint import EmulatedAWS
 
     t0 = time.perf_counter()
+    phases: dict[str, float] = {}
     layout = PipelineLayout(bucket=args.bucket)
     # Absolute: step commands run in their own working directory.
     workdir = Path(args.workdir or Path(".harness", "runs",
                                         datetime.now().strftime("%Y%m%d-%H%M%S"))).resolve()
     variables: Mapping[str, str] = {**layout.variables(), **_parse_vars(args.var)}
+    phases["cli_setup"] = time.perf_counter() - t0
     with EmulatedAWS(workdir=workdir) as aws:
+        phases["emulator_start"] = time.perf_counter() - t0 - sum(phases.values())
         provision(aws, layout, data=args.data, script=args.script)
+        phases["provision"] = time.perf_counter() - t0 - sum(phases.values())
         out(f"emulated AWS at {aws.url} (workdir {workdir}); running {args.dag_id} "
             f"from {args.dags_folder}/ under Airflow's dag.test()")
         result = run_dag(args.dag_id, dags_folder=args.dags_folder, variables=variables, aws=aws,
                          poke_interval=args.poke_interval, deferrable=args.deferrable,
                          progress=out, echo_logs=args.echo_logs)
+        phases["run_dag"] = time.perf_counter() - t0 - sum(phases.values())
+        if args.timings:
+            _write_timings(Path(args.timings), aws, result, phases)
         out("")
         out(result.summary())
         if not result.ok:
@@ -227,6 +191,33 @@ def main(args: argparse.Namespace, out: Callable[[str], Any] = print) -> int:
         _write_task_logs(result, workdir, out)
         out(f"done in {time.perf_counter() - t0:.1f} s")
     return 0
+
+
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _write_timings(path: Path, aws: Any, result: Any, phases: dict[str, float]) -> None:
+    """Phases of this command, run_dag's own phases, task durations and each step's run time."""
+    steps = {}
+    cluster_id = result.xcoms.get("criar_cluster_emr")
+    emr = aws.client("emr")
+    for step_id in result.xcoms.get("adicionar_steps_spark") or []:
+        timeline = emr.describe_step(ClusterId=cluster_id, StepId=step_id)["Step"]["Status"][
+            "Timeline"]
+        if timeline.get("StartDateTime") and timeline.get("EndDateTime"):
+            steps[step_id] = (timeline["EndDateTime"] - timeline["StartDateTime"]).total_seconds()
+    path.write_text(json.dumps({
+        "phases": phases,
+        "run_dag": result.timings,
+        "tasks": result.durations,
+        "steps": steps,
+        # CPU seconds of this process (Airflow, the emulator) vs its children (Spark).
+        "cpu_self": _cpu(resource.RUSAGE_SELF),
+        "cpu_children": _cpu(resource.RUSAGE_CHILDREN),
+        "ok": result.ok,
+    }, indent=2))
 
 
 def _write_task_logs(result: Any, workdir: Path, out: Callable[[str], Any]) -> None:

@@ -1,0 +1,111 @@
+"""The whole DAG run offline vs a bare `spark-submit` of the same job on the same data.
+
+    python benchmarks/pipeline_vs_spark_submit.py [--repeat N]
+
+Measures, in one invocation and alternating (so both see the same machine load):
+
+* **bare**: `spark-submit --master local[2] spark/processar_vendas.py data/dados_vendas.csv OUT`
+  (argv and environment from `harness.spark`), wall time of the process;
+* **pipeline**: `python -m harness run` (what `nox -s pipeline` runs): interpreter start, the
+  emulator, provisioning, Airflow import and DB, the five tasks of `dags/pipeline_emr.py` under
+  `dag.test()`, the Spark step, the result read-back - wall time of the process.
+
+Prints both, the ratio (issue 5's target: <= 1.5x) and where the pipeline's time went (from
+`python -m harness run --timings`). Numbers only; nothing here asserts a timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from harness.spark import spark_submit_argv, spark_submit_env  # noqa: E402
+
+SCRIPT = ROOT / "spark" / "processar_vendas.py"
+DATA = ROOT / "data" / "dados_vendas.csv"
+TARGET = 1.5
+
+
+def bare_spark_submit(tmp: Path) -> float:
+    out = tmp / f"bare-{time.monotonic_ns()}"
+    argv = spark_submit_argv(SCRIPT, str(DATA), str(out))
+    t = time.perf_counter()
+    proc = subprocess.run(argv, env=spark_submit_env(), cwd=tmp, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise SystemExit(f"bare spark-submit failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return wall
+
+
+def pipeline_run(tmp: Path) -> tuple[float, dict]:
+    workdir = tmp / f"run-{time.monotonic_ns()}"
+    timings = workdir.with_suffix(".json")
+    argv = [sys.executable, "-m", "harness", "run", "--workdir", str(workdir),
+            "--timings", str(timings)]
+    t = time.perf_counter()
+    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise SystemExit(f"python -m harness run failed ({proc.returncode}):\n"
+                         f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return wall, json.loads(timings.read_text())
+
+
+def breakdown(wall: float, t: dict) -> list[tuple[str, float]]:
+    phases, run, tasks = t["phases"], t["run_dag"], t["tasks"]
+    in_main = sum(phases.values())
+    spark = sum(t["steps"].values())
+    dag_test = run.get("dag_test", 0.0)
+    rows = [
+        ("interpreter + imports before main", wall - in_main),
+        ("emulator start", phases.get("emulator_start", 0.0)),
+        ("provisioning (bucket, data, script, roles)", phases.get("provision", 0.0)),
+        ("airflow home (cached migrated DB copy)", run.get("airflow_home", 0.0)),
+        ("import airflow", run.get("import_airflow", 0.0)),
+        ("parse the DAG", run.get("parse_dag", 0.0)),
+        ("dag.test(): the Spark step (EMR timeline)", spark),
+        ("dag.test(): everything else (API server, tasks, polling)", dag_test - spark),
+        ("after the run (inspect EMR, result read-back)", in_main - sum(
+            phases.get(k, 0.0) for k in ("cli_setup", "emulator_start", "provision"))
+            - run.get("run_dag", 0.0) + run.get("inspect_emr", 0.0)),
+    ]
+    rows.append(("  tasks (Airflow's durations): " + ", ".join(
+        f"{k} {v:.2f}" for k, v in tasks.items()), 0.0))
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=1, help="alternating pairs to measure")
+    args = parser.parse_args()
+    bare, pipe, details = [], [], []
+    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
+        for i in range(args.repeat):
+            bare.append(bare_spark_submit(Path(tmp)))
+            wall, t = pipeline_run(Path(tmp))
+            pipe.append(wall)
+            details.append((wall, t))
+            print(f"pair {i + 1}: bare spark-submit {bare[-1]:.1f} s, pipeline {wall:.1f} s")
+    b, p = statistics.median(bare), statistics.median(pipe)
+    print()
+    print(f"bare spark-submit (median of {len(bare)}): {b:6.1f} s")
+    print(f"whole DAG run     (median of {len(pipe)}): {p:6.1f} s")
+    print(f"ratio: {p / b:.2f}x (target <= {TARGET}x)")
+    wall, t = min(details, key=lambda d: abs(d[0] - p))
+    print(f"\nwhere the pipeline's {wall:.1f} s went:")
+    for name, seconds in breakdown(wall, t):
+        print(f"  {name:<58} {seconds:6.2f} s" if seconds else f"  {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
