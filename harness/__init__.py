@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["EmulatedAWS", "create_default_roles"]
+__all__ = ["DagRunResult", "EmulatedAWS", "create_default_roles", "run_dag"]
 
 if TYPE_CHECKING:
+    from harness.dag_runner import DagRunResult, run_dag
     from harness.emr.roles import create_default_roles
     from harness.endpoint import EmulatedAWS
 
@@ -21,4 +22,8 @@ def __getattr__(name: str) -> Any:
         from harness.emr.roles import create_default_roles
 
         return create_default_roles
+    if name in ("run_dag", "DagRunResult"):
+        from harness import dag_runner
+
+        return getattr(dag_runner, name)
     raise AttributeError(f"module 'harness' has no attribute {name!r}")
