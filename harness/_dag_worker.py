@@ -1,9 +1,14 @@
-"""Subprocess side of ``run_dag(..., isolation="subprocess")``.
+"""Subprocess side of ``run_dag(..., isolation="subprocess")`` and ``prepare_dag_run``.
 
-    python -m harness._dag_worker SPEC_JSON RESULT_JSON EVENTS_FD
+    python -m harness._dag_worker PREPARE_JSON RESULT_JSON EVENTS_FD
 
-Reads the run spec, runs it in this (fresh) process, writes each progress event as one JSON line
-to EVENTS_FD as it happens and the ``DagRunResult`` to RESULT_JSON. Not a public interface.
+1. Reads PREPARE_JSON (dag id, DAGs folder, Variables) and gets Airflow ready: throw-away home,
+   import, Execution API warmed, DAG parsed. This needs no AWS endpoint, so it can overlap with
+   the parent starting one.
+2. Reads the full run spec as one JSON line on stdin, runs it, writes each progress event as a
+   JSON line to EVENTS_FD as it happens and the ``DagRunResult`` to RESULT_JSON.
+
+Not a public interface.
 """
 
 from __future__ import annotations
@@ -15,16 +20,23 @@ from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
-    spec_path, result_path, events_fd = argv
-    from harness.dag_runner import RunSpec, _run_in_process
+    prepare_path, result_path, events_fd = argv
+    from harness.dag_runner import RunSpec, _prepare, _run_in_process
 
-    spec = RunSpec(**json.loads(Path(spec_path).read_text()))
+    prep = json.loads(Path(prepare_path).read_text())
+    dag, timings = _prepare(prep["dag_id"], prep["dags_folder"], prep["variables"])
+    line = sys.stdin.readline()
+    if not line:  # the parent gave up (closed without a spec)
+        return 0
+    spec = RunSpec(**json.loads(line))
+    if spec.dags_folder != prep["dags_folder"] or spec.dag_id != prep["dag_id"]:
+        dag = None  # parse again what was asked for
     with os.fdopen(int(events_fd), "w", buffering=1) as events:
 
         def forward(event):
             events.write(json.dumps(event.to_dict()) + "\n")
 
-        result = _run_in_process(spec, forward)
+        result = _run_in_process(spec, forward, dag=dag, timings=timings)
     Path(result_path).write_text(json.dumps(result.to_dict(), default=str))
     return 0
 

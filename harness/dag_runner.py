@@ -63,7 +63,9 @@ __all__ = [
     "DagNotFoundError",
     "DagRunResult",
     "Override",
+    "PreparedRun",
     "plan_overrides",
+    "prepare_dag_run",
     "run_dag",
 ]
 
@@ -392,10 +394,17 @@ def _xcoms(dag_id: str, run_id: str) -> dict[str, Any]:
         return {r.task_id: XComModel.deserialize_value(r) for r in rows}
 
 
-def _run_in_process(spec: RunSpec, progress: ProgressCallback | None) -> DagRunResult:
+def _run_in_process(
+    spec: RunSpec,
+    progress: ProgressCallback | None,
+    *,
+    dag: Any = None,
+    timings: dict[str, float] | None = None,
+) -> DagRunResult:
+    """Run the spec in this process (``dag``: already parsed by ``_prepare``)."""
     from harness import progress as progress_mod
 
-    timings: dict[str, float] = {}
+    timings = dict(timings or {})
     t_start = time.perf_counter()
     env = _run_env(spec)
     # Variables of an earlier run in this process must not leak into this one.
@@ -405,9 +414,10 @@ def _run_in_process(spec: RunSpec, progress: ProgressCallback | None) -> DagRunR
         recorder = Recorder(progress=progress, echo_logs=spec.echo_logs)
         progress_mod.activate(recorder)
         try:
-            t = time.perf_counter()
-            dag = _load_dag(spec)
-            timings["parse_dag"] = time.perf_counter() - t
+            if dag is None:
+                t = time.perf_counter()
+                dag = _load_dag(spec)
+                timings["parse_dag"] = time.perf_counter() - t
             plan = plan_overrides(dag.tasks, poke_interval=spec.poke_interval,
                                   deferrable=spec.deferrable, sensor_timeout=spec.sensor_timeout,
                                   retries=spec.retries)
@@ -463,41 +473,145 @@ def _jsonable(value: Any) -> Any:
         return json.loads(json.dumps(value, default=str))
 
 
+def _warm_execution_api() -> None:
+    """Build Airflow's in-process Execution API now (else the first task pays ~3-5 s for it)."""
+    from airflow.sdk.execution_time.supervisor import InProcessTestSupervisor
+
+    InProcessTestSupervisor._api_client().get("health/ping")
+
+
+def _prepare(dag_id: str, dags_folder: str, variables: Mapping[str, Any] | None
+             ) -> tuple[Any, dict[str, float]]:  # fmt: skip
+    """Configure and import Airflow, warm its Execution API and parse the DAG (no AWS needed)."""
+    timings: dict[str, float] = {}
+    stub = RunSpec(dag_id=dag_id, dags_folder=dags_folder, endpoint_url=None, region="us-east-1",
+                   conn_id=airflow_home.DEFAULT_CONN_ID, variables=dict(variables or {}),
+                   extra_env={}, poke_interval=DEFAULT_POKE_INTERVAL, deferrable=False,
+                   sensor_timeout=None, retries=None, conf=None, echo_logs=False)
+    # Variables are visible while parsing, for DAG files that read them at parse time.
+    with _patched_environ(airflow_home.variables_env(variables)):
+        _ensure_airflow(dags_folder, timings)
+        t = time.perf_counter()
+        _warm_execution_api()
+        timings["warm_execution_api"] = time.perf_counter() - t
+        t = time.perf_counter()
+        dag = _load_dag(stub)
+        timings["parse_dag"] = time.perf_counter() - t
+    return dag, timings
+
+
 # --------------------------------------------------------------------- subprocess engine
+
+
+class PreparedRun:
+    """A DAG worker process started *before* the AWS endpoint exists.
+
+    It imports Airflow, builds its Execution API and parses the DAG while this process starts the
+    emulator and provisions it: on two cores the ~8 s of Airflow start-up overlap the emulator's
+    ~5 s instead of adding to them. ``run(aws=..., ...)`` then sends the rest of the run spec.
+
+        with prepare_dag_run("pipeline_emr", dags_folder="dags") as prepared, \\
+             EmulatedAWS() as aws:
+            provision(aws)
+            result = prepared.run(aws=aws, progress=print)
+    """
+
+    def __init__(self, dag_id: str, *, dags_folder: str | os.PathLike[str] = "dags",
+                 variables: Mapping[str, Any] | None = None) -> None:  # fmt: skip
+        self.dag_id = dag_id
+        self.dags_folder = str(Path(dags_folder).resolve())
+        self.variables = dict(variables or {})
+        self._tmp = tempfile.TemporaryDirectory(prefix="harness-run-")
+        self._result_path = Path(self._tmp.name, "result.json")
+        prep_path = Path(self._tmp.name, "prepare.json")
+        prep_path.write_text(json.dumps({"dag_id": dag_id, "dags_folder": self.dags_folder,
+                                         "variables": self.variables}))
+        self._events_r, events_w = os.pipe()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+        repo_root = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [repo_root, env.get("PYTHONPATH")]))
+        # The worker's own output (Airflow's console log with echo_logs) goes to a file: a pipe
+        # nobody reads while events stream could fill up and stall the worker.
+        self._output_path = Path(self._tmp.name, "worker-output.txt")
+        with open(self._output_path, "w") as output:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "harness._dag_worker", str(prep_path),
+                 str(self._result_path), str(events_w)],
+                env=env, pass_fds=(events_w,), stdin=subprocess.PIPE,
+                stdout=output, stderr=subprocess.STDOUT, text=True,
+            )
+        os.close(events_w)
+        self._used = False
+
+    def run(self, *, aws: Any = None, progress: ProgressCallback | None = None,
+            **kwargs: Any) -> DagRunResult:  # fmt: skip
+        """Run once (same keywords as ``run_dag``; ``variables`` adds to the prepared ones)."""
+        if self._used:
+            raise RuntimeError("a PreparedRun runs once")
+        self._used = True
+        kwargs["variables"] = {**self.variables, **(kwargs.get("variables") or {})}
+        spec, url, region = _spec(self.dag_id, self.dags_folder, aws, **kwargs)
+        since = datetime.now(UTC) - timedelta(seconds=1)
+        t0 = time.perf_counter()
+        try:
+            result = self._execute(spec, progress)
+        finally:
+            self.close()
+        result.timings["run_dag"] = time.perf_counter() - t0
+        if url:
+            t = time.perf_counter()
+            _inspect_emr(aws, url, region, since, result)
+            result.timings["inspect_emr"] = time.perf_counter() - t
+        return result
+
+    def _execute(self, spec: RunSpec, progress: ProgressCallback | None) -> DagRunResult:
+        self._used = True
+        assert self._proc.stdin is not None
+        try:
+            self._proc.stdin.write(json.dumps(asdict(spec)) + "\n")
+            self._proc.stdin.close()
+        except BrokenPipeError:
+            pass  # the worker died while preparing: reported below
+        with os.fdopen(self._events_r) as events:
+            for line in events:
+                if progress is not None:
+                    progress(TaskEvent(**json.loads(line)))
+        self._proc.wait()
+        if self._proc.returncode != 0 or not self._result_path.exists():
+            output = self._output_path.read_text(errors="replace")
+            tail = "\n".join(output.splitlines()[-30:])
+            raise RuntimeError(f"DAG worker exited {self._proc.returncode}:\n{tail}")
+        result = DagRunResult.from_dict(json.loads(self._result_path.read_text()))
+        result.isolation = "subprocess"
+        return result
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        if not self._used:
+            os.close(self._events_r)
+            self._used = True
+        self._tmp.cleanup()
+
+    def __enter__(self) -> PreparedRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def prepare_dag_run(dag_id: str, *, dags_folder: str | os.PathLike[str] = "dags",
+                    variables: Mapping[str, Any] | None = None) -> PreparedRun:  # fmt: skip
+    """Start a worker that gets Airflow ready for ``dag_id`` now; see ``PreparedRun``."""
+    return PreparedRun(dag_id, dags_folder=dags_folder, variables=variables)
 
 
 def _run_in_subprocess(spec: RunSpec, progress: ProgressCallback | None) -> DagRunResult:
     """Run the spec in ``python -m harness._dag_worker``; events stream back over a pipe."""
-    read_fd, write_fd = os.pipe()
-    with tempfile.TemporaryDirectory(prefix="harness-run-") as tmp:
-        spec_path = Path(tmp, "spec.json")
-        result_path = Path(tmp, "result.json")
-        spec_path.write_text(json.dumps(asdict(spec)))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-        repo_root = str(Path(__file__).resolve().parent.parent)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [repo_root, env.get("PYTHONPATH")]))
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "harness._dag_worker", str(spec_path), str(result_path),
-             str(write_fd)],
-            env=env,
-            pass_fds=(write_fd,),
-            stdout=None if spec.echo_logs else subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        os.close(write_fd)
-        with os.fdopen(read_fd) as events:
-            for line in events:
-                event = TaskEvent(**json.loads(line))
-                if progress is not None:
-                    progress(event)
-        _, stderr = proc.communicate()
-        if proc.returncode != 0 or not result_path.exists():
-            tail = "\n".join(stderr.splitlines()[-30:])
-            raise RuntimeError(f"DAG worker exited {proc.returncode}:\n{tail}")
-        result = DagRunResult.from_dict(json.loads(result_path.read_text()))
-    result.isolation = "subprocess"
-    return result
+    with PreparedRun(spec.dag_id, dags_folder=spec.dags_folder,
+                     variables=spec.variables) as prepared:  # fmt: skip
+        return prepared._execute(spec, progress)
 
 
 # ------------------------------------------------------------------------- the emulator
@@ -572,6 +686,43 @@ def _tail(path: Path, lines: int = 20) -> str | None:
 # ------------------------------------------------------------------------------ the API
 
 
+def _spec(
+    dag_id: str,
+    dags_folder: str | os.PathLike[str],
+    aws: Any,
+    *,
+    variables: Mapping[str, Any] | None = None,
+    region: str | None = None,
+    conn_id: str = airflow_home.DEFAULT_CONN_ID,
+    poke_interval: float = DEFAULT_POKE_INTERVAL,
+    deferrable: bool = False,
+    sensor_timeout: float | Mapping[str, float] | None = None,
+    retries: int | None = None,
+    conf: Mapping[str, Any] | None = None,
+    echo_logs: bool = False,
+) -> tuple[RunSpec, str | None, str]:
+    url, aws_region, extra_env = _endpoint_of(aws)
+    region = region or aws_region or "us-east-1"
+    spec = RunSpec(
+        dag_id=dag_id,
+        dags_folder=str(Path(dags_folder).resolve()),
+        endpoint_url=url,
+        region=region,
+        conn_id=conn_id,
+        variables=dict(variables or {}),
+        extra_env=extra_env,
+        poke_interval=float(poke_interval),
+        deferrable=deferrable,
+        sensor_timeout=(
+            dict(sensor_timeout) if isinstance(sensor_timeout, Mapping) else sensor_timeout
+        ),
+        retries=retries,
+        conf=dict(conf) if conf is not None else None,
+        echo_logs=echo_logs,
+    )
+    return spec, url, region
+
+
 def run_dag(
     dag_id: str,
     *,
@@ -605,24 +756,10 @@ def run_dag(
     :param isolation: "in-process", "subprocess" or "auto" (in-process unless Airflow was already
         imported here with another configuration).
     """
-    url, aws_region, extra_env = _endpoint_of(aws)
-    region = region or aws_region or "us-east-1"
-    spec = RunSpec(
-        dag_id=dag_id,
-        dags_folder=str(Path(dags_folder).resolve()),
-        endpoint_url=url,
-        region=region,
-        conn_id=conn_id,
-        variables=dict(variables or {}),
-        extra_env=extra_env,
-        poke_interval=float(poke_interval),
-        deferrable=deferrable,
-        sensor_timeout=(
-            dict(sensor_timeout) if isinstance(sensor_timeout, Mapping) else sensor_timeout
-        ),
-        retries=retries,
-        conf=dict(conf) if conf is not None else None,
-        echo_logs=echo_logs,
+    spec, url, region = _spec(
+        dag_id, dags_folder, aws, variables=variables, region=region, conn_id=conn_id,
+        poke_interval=poke_interval, deferrable=deferrable, sensor_timeout=sensor_timeout,
+        retries=retries, conf=conf, echo_logs=echo_logs,
     )
     if isolation not in ("auto", "in-process", "subprocess"):
         raise ValueError(

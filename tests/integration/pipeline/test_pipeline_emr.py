@@ -70,12 +70,17 @@ def test_happy_path(run_pipeline, pipeline_aws, spark, tmp_path):
     assert result.clusters[0]["state"] == "TERMINATED"
 
 
-def test_input_missing_fails_before_any_cluster(dag_runner, emulated_aws):
+# The subprocess engine (used when Airflow is already imported with another configuration) is
+# exercised here, on the scenario that needs no Spark.
+@pytest.mark.parametrize("isolation", ["in-process", "subprocess"])
+def test_input_missing_fails_before_any_cluster(dag_runner, emulated_aws, isolation):
     from harness.pipeline_run import provision
 
     provision(emulated_aws, LAYOUT, data=None, script=None)  # bucket and roles, no input
+    events = []
     result = dag_runner("pipeline_emr", aws=emulated_aws, variables=LAYOUT.variables(),
-                        sensor_timeout={"validar_entrada": MISSING_INPUT_TIMEOUT})
+                        sensor_timeout={"validar_entrada": MISSING_INPUT_TIMEOUT},
+                        isolation=isolation, progress=events.append)
 
     assert not result.ok
     assert result.state == "failed"
@@ -83,6 +88,8 @@ def test_input_missing_fails_before_any_cluster(dag_runner, emulated_aws):
     assert "AirflowSensorTimeout" in result.errors["validar_entrada"]
     assert result.task_states["criar_cluster_emr"] == "upstream_failed"
     assert emulated_aws.client("emr").list_clusters()["Clusters"] == []  # never created
+    assert result.isolation == isolation
+    assert ("validar_entrada", "failed") in [(e.task_id, e.state) for e in events]
     assert_nothing_running(emulated_aws, result)
 
 
