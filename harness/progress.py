@@ -147,11 +147,14 @@ class _Listener:
     def on_task_instance_failed(self, previous_state, task_instance, error):
         if _ACTIVE is None:
             return
-        try_number = getattr(task_instance, "try_number", None)
-        max_tries = getattr(task_instance, "max_tries", None)
-        retrying = try_number is not None and max_tries is not None and try_number <= max_tries
-        _ACTIVE.finished(task_instance.task_id, "up_for_retry" if retrying else "failed",
-                         try_number, _one_line(error))
+        # The task runner sets the runtime TI's final state (failed / up_for_retry) before
+        # calling the listeners.
+        state = getattr(task_instance, "state", None)
+        state = str(getattr(state, "value", state) or "failed")
+        if state not in ("failed", "up_for_retry"):
+            state = "failed"
+        _ACTIVE.finished(task_instance.task_id, state,
+                         getattr(task_instance, "try_number", None), _one_line(error))
 
 
 def _stamp() -> str:
