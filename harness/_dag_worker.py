@@ -37,7 +37,11 @@ def main(argv: list[str]) -> int:
             events.write(json.dumps(event.to_dict()) + "\n")
 
         result = _run_in_process(spec, forward, dag=dag, timings=timings)
-    Path(result_path).write_text(json.dumps(result.to_dict(), default=str))
+        # Written before the events pipe closes: the parent takes EOF as "result ready" and
+        # does not wait for this interpreter's (slow) shutdown.
+        partial = Path(result_path + ".partial")
+        partial.write_text(json.dumps(result.to_dict(), default=str))
+        os.replace(partial, result_path)
     return 0
 
 

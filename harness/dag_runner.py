@@ -42,10 +42,12 @@ own tests, say); ``"subprocess"`` forces it.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -342,6 +344,7 @@ def _ensure_airflow(dags_folder: str, timings: dict[str, float]) -> Path:
                 "use run_dag(..., isolation='subprocess')"
             )
         home = airflow_home.new_home()
+        atexit.register(shutil.rmtree, home, ignore_errors=True)
         timings["airflow_home"] = time.perf_counter() - t0
         os.environ.update(airflow_home.airflow_env(home, dags_folder))
         t1 = time.perf_counter()
@@ -576,8 +579,9 @@ class PreparedRun:
             for line in events:
                 if progress is not None:
                     progress(TaskEvent(**json.loads(line)))
-        self._proc.wait()
-        if self._proc.returncode != 0 or not self._result_path.exists():
+        if not self._result_path.exists():  # no result: let the worker finish dying
+            self._proc.wait()
+        if not self._result_path.exists():
             output = self._output_path.read_text(errors="replace")
             tail = "\n".join(output.splitlines()[-30:])
             raise RuntimeError(f"DAG worker exited {self._proc.returncode}:\n{tail}")
@@ -586,9 +590,15 @@ class PreparedRun:
         return result
 
     def close(self) -> None:
+        # The worker has nothing left to do once its result is written (or it is not wanted):
+        # its Airflow home is throw-away, so it is stopped rather than waited for.
         if self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait()
+        if self._result_path.exists():
+            home = json.loads(self._result_path.read_text()).get("airflow_home")
+            if home and Path(home).name.startswith("airflow-home-"):
+                shutil.rmtree(home, ignore_errors=True)
         if not self._used:
             os.close(self._events_r)
             self._used = True
