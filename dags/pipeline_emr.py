@@ -7,7 +7,8 @@ Variables) and hardened for production:
   so parsing the file touches neither the metadata DB nor the network. Every Variable has a default
   (see ``EmrSettings``), so the DAG parses and runs with nothing set.
 * ``terminar_cluster_emr`` is the teardown of ``criar_cluster_emr``: it runs whatever happened in
-  between, and the run still ends failed when the work failed.
+  between. ``watcher`` (downstream of the other tasks, as in Airflow's own system tests) fails
+  the run when any task failed, the teardown included: a cleaned-up failure is still a failure.
 * The request bodies are built by pure functions (``job_flow_overrides``, ``spark_steps``) that the
   templates call; the unit tests render them and validate them against botocore's EMR model.
 
@@ -30,7 +31,8 @@ from airflow.providers.amazon.aws.operators.emr import (
 )
 from airflow.providers.amazon.aws.sensors.emr import EmrStepSensor
 from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
-from airflow.sdk import DAG
+from airflow.sdk import DAG, task
+from airflow.sdk.exceptions import AirflowFailException
 
 AWS_CONN_ID = "aws_default"
 # The seed's production cadence; local runs shorten it from outside (harness), never here.
@@ -316,13 +318,26 @@ with DAG(
         execution_timeout=timedelta(minutes=10),
     )
 
-    # Teardown: runs once criar_cluster_emr succeeded, whatever happened after it; teardowns
-    # do not decide the run's state, so a failed step still fails the run. A failed
-    # termination fails the run too (a cluster may be left running: someone must look).
+    # Teardown: runs once criar_cluster_emr succeeded, whatever happened after it.
     (
         validar_entrada
         >> criar_cluster
         >> adicionar_steps
         >> aguardar_step
-        >> terminar_cluster.as_teardown(setups=criar_cluster, on_failure_fail_dagrun=True)
+        >> terminar_cluster.as_teardown(setups=criar_cluster)
     )
+
+    @task(trigger_rule="one_failed", retries=0)
+    def watcher() -> None:
+        """Fail the run when any task failed.
+
+        Airflow derives a run's state from its leaves and ignores teardowns, but with the
+        teardown after aguardar_step_spark a failure could still end in a "successful" run (a
+        teardown with on_failure_fail_dagrun=True becomes the only leaf). As the only leaf,
+        this task is skipped when all went well and fails when anything failed.
+        """
+        raise AirflowFailException("a task of pipeline_emr failed; see the failed task's log")
+
+    # Every task but the setup (Airflow requires ALL_SUCCESS right after a setup); a failed
+    # criar_cluster_emr still reaches the watcher as adicionar_steps_spark's upstream_failed.
+    [t for t in dag.tasks if not t.is_setup] >> watcher()

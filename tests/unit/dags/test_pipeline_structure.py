@@ -20,6 +20,7 @@ TASKS = {
     "adicionar_steps_spark": EmrAddStepsOperator,
     "aguardar_step_spark": EmrStepSensor,
     "terminar_cluster_emr": EmrTerminateJobFlowOperator,
+    "watcher": None,  # a @task (DecoratedOperator subclass), checked separately
 }
 EDGES = {
     ("validar_entrada", "criar_cluster_emr"),
@@ -28,11 +29,25 @@ EDGES = {
     ("aguardar_step_spark", "terminar_cluster_emr"),
     # setup -> teardown: the teardown is tied to the cluster's creation.
     ("criar_cluster_emr", "terminar_cluster_emr"),
+    # the watcher is downstream of every other task but the setup (Airflow forbids a
+    # non-ALL_SUCCESS rule right after a setup); the setup reaches it through the chain
+    *{(t, "watcher") for t in TASKS if t not in ("watcher", "criar_cluster_emr")},
 }
 
 
 def test_exact_task_ids_and_operator_classes(dag):
-    assert {t.task_id: type(t) for t in dag.tasks} == TASKS
+    classes = {t.task_id: type(t) for t in dag.tasks}
+    assert classes.pop("watcher").__name__ == "_PythonDecoratedOperator"
+    assert classes == {k: v for k, v in TASKS.items() if k != "watcher"}
+
+
+def test_the_watcher_is_the_only_leaf_and_decides_the_run_state(dag):
+    """A failed step or a failed termination must fail the run even though the teardown ran."""
+    watcher = dag.get_task("watcher")
+    assert [t.task_id for t in dag.leaves] == ["watcher"]
+    assert watcher.trigger_rule == TriggerRule.ONE_FAILED
+    assert watcher.retries == 0
+    assert not watcher.is_teardown
 
 
 def test_exact_edges(dag):
@@ -46,15 +61,20 @@ def test_termination_is_the_teardown_of_cluster_creation(dag):
     assert terminate.is_teardown
     # Runs whatever happened after the setup succeeded...
     assert terminate.trigger_rule == TriggerRule.ALL_DONE_SETUP_SUCCESS
-    # ...and a failed termination (cluster maybe left running) fails the run.
-    assert terminate.on_failure_fail_dagrun is True
-    others = [t for t in dag.tasks if t.task_id != "terminar_cluster_emr"]
+    # Not on_failure_fail_dagrun: that would make the teardown the only leaf and hide a
+    # failed step; the watcher fails the run instead (for a failed termination too).
+    assert terminate.on_failure_fail_dagrun is False
+    others = [t for t in dag.tasks if t.task_id not in ("terminar_cluster_emr", "watcher")]
     assert all(t.trigger_rule == TriggerRule.ALL_SUCCESS for t in others)
     assert not any(t.is_teardown for t in others)
 
 
+AWS_TASKS = [t for t in TASKS if t != "watcher"]
+
+
 def test_every_task_uses_the_aws_default_connection(dag):
-    assert {t.task_id: t.aws_conn_id for t in dag.tasks} == dict.fromkeys(TASKS, "aws_default")
+    conns = {t: dag.get_task(t).aws_conn_id for t in AWS_TASKS}
+    assert conns == dict.fromkeys(AWS_TASKS, "aws_default")
     # The cluster spec is exactly the templated overrides: no hidden emr_default merge.
     assert dag.get_task("criar_cluster_emr").emr_conn_id is None
 
@@ -85,6 +105,7 @@ def test_retries_only_where_a_retry_is_safe(dag):
         "adicionar_steps_spark": 0,  # would queue the job twice
         "aguardar_step_spark": 0,  # a failed step stays failed
         "terminar_cluster_emr": 3,  # idempotent
+        "watcher": 0,  # reports failures; retrying cannot change them
     }
 
 
@@ -94,8 +115,9 @@ def test_non_sensor_tasks_have_an_execution_timeout(dag):
 
 
 def test_api_calls_retry_transient_errors_inside_botocore(dag):
-    for task in dag.tasks:
-        assert task.botocore_config == {"retries": {"mode": "standard", "max_attempts": 10}}
+    for task_id in AWS_TASKS:
+        config = dag.get_task(task_id).botocore_config
+        assert config == {"retries": {"mode": "standard", "max_attempts": 10}}, task_id
 
 
 def test_step_sensor_deferrable_is_left_to_the_airflow_config_switch(dag):
