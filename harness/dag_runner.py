@@ -104,6 +104,7 @@ class DagRunResult:
     overrides: list[str] = field(default_factory=list)
     clusters: list[dict[str, Any]] = field(default_factory=list)  # created during the run
     step_failures: list[dict[str, Any]] = field(default_factory=list)
+    s3_keys: dict[str, list[str]] = field(default_factory=dict)  # bucket -> keys, after the run
     timings: dict[str, float] = field(default_factory=dict)  # phase -> seconds
     airflow_home: str | None = None
     isolation: str = "in-process"
@@ -353,6 +354,9 @@ def _ensure_airflow(dags_folder: str, timings: dict[str, float]) -> Path:
 
         timings["import_airflow"] = time.perf_counter() - t1
         _HOME = home
+        t1 = time.perf_counter()
+        _warm_execution_api()  # else the first task's duration includes building it
+        timings["warm_execution_api"] = time.perf_counter() - t1
     else:
         from airflow import settings
         from airflow.configuration import conf
@@ -495,9 +499,6 @@ def _prepare(dag_id: str, dags_folder: str, variables: Mapping[str, Any] | None
     with _patched_environ(airflow_home.variables_env(variables)):
         _ensure_airflow(dags_folder, timings)
         t = time.perf_counter()
-        _warm_execution_api()
-        timings["warm_execution_api"] = time.perf_counter() - t
-        t = time.perf_counter()
         dag = _load_dag(stub)
         timings["parse_dag"] = time.perf_counter() - t
     return dag, timings
@@ -562,9 +563,7 @@ class PreparedRun:
             self.close()
         result.timings["run_dag"] = time.perf_counter() - t0
         if url:
-            t = time.perf_counter()
-            _inspect_emr(aws, url, region, since, result)
-            result.timings["inspect_emr"] = time.perf_counter() - t
+            _inspect(aws, url, region, since, result)
         return result
 
     def _execute(self, spec: RunSpec, progress: ProgressCallback | None) -> DagRunResult:
@@ -637,18 +636,37 @@ def _endpoint_of(aws: Any) -> tuple[str | None, str | None, dict[str, str]]:
     return aws.url, getattr(aws, "region", None), env
 
 
-def _emr_client(aws: Any, url: str, region: str) -> Any:
+def _client(aws: Any, service: str, url: str, region: str) -> Any:
     if hasattr(aws, "client"):
-        return aws.client("emr")
+        return aws.client(service)
     import boto3
 
-    return boto3.client("emr", endpoint_url=url, region_name=region,
+    return boto3.client(service, endpoint_url=url, region_name=region,
                         aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def _inspect(aws: Any, url: str, region: str, since: datetime, result: DagRunResult) -> None:
+    t = time.perf_counter()
+    _inspect_emr(aws, url, region, since, result)
+    _inspect_s3(aws, url, region, result)
+    result.timings["inspect"] = time.perf_counter() - t
+
+
+def _inspect_s3(aws: Any, url: str, region: str, result: DagRunResult, limit: int = 1000) -> None:
+    """``s3_keys``: what the emulated S3 holds after the run (up to ``limit`` keys a bucket)."""
+    s3 = _client(aws, "s3", url, region)
+    for bucket in s3.list_buckets().get("Buckets", []):
+        keys: list[str] = []
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket["Name"]):
+            keys += [o["Key"] for o in page.get("Contents", [])]
+            if len(keys) >= limit:
+                break
+        result.s3_keys[bucket["Name"]] = sorted(keys[:limit])
 
 
 def _inspect_emr(aws: Any, url: str, region: str, since: datetime, result: DagRunResult) -> None:
     """Fill ``clusters`` (created by this run) and ``step_failures`` from the emulator."""
-    emr = _emr_client(aws, url, region)
+    emr = _client(aws, "emr", url, region)
     clusters = []
     for page in emr.get_paginator("list_clusters").paginate(CreatedAfter=since):
         clusters += page["Clusters"]
@@ -749,6 +767,7 @@ def run_dag(
     conf: Mapping[str, Any] | None = None,
     echo_logs: bool = False,
     isolation: str = "auto",
+    faults: Callable[[Any], Any] | None = None,
 ) -> DagRunResult:
     """Run ``dag_id`` from ``dags_folder`` once under ``dag.test()`` and report what happened.
 
@@ -765,7 +784,13 @@ def run_dag(
     :param echo_logs: let Airflow's console log through (it is captured in ``result.logs`` anyway).
     :param isolation: "in-process", "subprocess" or "auto" (in-process unless Airflow was already
         imported here with another configuration).
+    :param faults: called with ``aws.faults`` before the run, to arm injected failures, e.g.
+        ``faults=lambda f: f.throttle("DescribeStep", times=3)``.
     """
+    if faults is not None:
+        if not hasattr(aws, "faults"):
+            raise TypeError("faults= needs aws= to be an EmulatedAWS (an object with .faults)")
+        faults(aws.faults)
     spec, url, region = _spec(
         dag_id, dags_folder, aws, variables=variables, region=region, conn_id=conn_id,
         poke_interval=poke_interval, deferrable=deferrable, sensor_timeout=sensor_timeout,
@@ -785,7 +810,5 @@ def run_dag(
     result = engine(spec, progress)
     result.timings["run_dag"] = time.perf_counter() - t0
     if url:
-        t = time.perf_counter()
-        _inspect_emr(aws, url, region, since, result)
-        result.timings["inspect_emr"] = time.perf_counter() - t
+        _inspect(aws, url, region, since, result)
     return result

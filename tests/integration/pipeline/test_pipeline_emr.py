@@ -73,6 +73,11 @@ def test_happy_path(run_pipeline, pipeline_aws, spark, tmp_path):
     actual, expected = _output_df(spark, pipeline_aws, tmp_path)
     assert_df_equality(actual, expected)  # row order too: by total_receita descending
     assert output_rows(pipeline_aws, LAYOUT.rejects_prefix)[1] == []  # no rejects
+    # The run's view of the emulated S3: inputs, outputs and the step's logs at EMR's layout.
+    keys = result.s3_keys[LAYOUT.bucket]
+    assert LAYOUT.input_key in keys
+    assert any(k.startswith(LAYOUT.output_prefix) and k.endswith(".csv") for k in keys)
+    assert f"logs/{cluster_id}/steps/{step_id}/stderr.gz" in keys
 
     assert_nothing_running(pipeline_aws, result)
     assert result.clusters[0]["state"] == "TERMINATED"
@@ -148,8 +153,7 @@ def test_cluster_never_comes_up(run_pipeline, pipeline_aws, arm, variables):
 
 
 def test_describe_step_throttling_is_absorbed(run_pipeline, pipeline_aws):
-    pipeline_aws.faults.throttle("DescribeStep", times=3)
-    result = run_pipeline()
+    result = run_pipeline(faults=lambda f: f.throttle("DescribeStep", times=3))
 
     assert result.ok, result.failure_report()
     assert pipeline_aws.faults.throttled.get("DescribeStep") == 3
