@@ -84,10 +84,19 @@ def test_happy_path(run_pipeline, pipeline_aws, spark, tmp_path):
 
 
 # The subprocess engine (used when Airflow is already imported with another configuration) is
-# exercised here, on the scenario that needs no Spark.
-@pytest.mark.parametrize("isolation", ["in-process", "subprocess"])
+# exercised here, on the scenario that needs no Spark. "auto" runs in-process unless another
+# test of this session imported Airflow with its own configuration first.
+@pytest.mark.parametrize("isolation", ["auto", "subprocess"])
 def test_input_missing_fails_before_any_cluster(dag_runner, emulated_aws, isolation):
+    import sys
+
+    from harness import dag_runner as runner
     from harness.pipeline_run import provision
+
+    expected = isolation
+    if isolation == "auto":
+        ours = runner._HOME is not None or "airflow" not in sys.modules
+        expected = "in-process" if ours else "subprocess"
 
     provision(emulated_aws, LAYOUT, data=None, script=None)  # bucket and roles, no input
     events = []
@@ -101,7 +110,7 @@ def test_input_missing_fails_before_any_cluster(dag_runner, emulated_aws, isolat
     assert "AirflowSensorTimeout" in result.errors["validar_entrada"]
     assert result.task_states["criar_cluster_emr"] == "upstream_failed"
     assert emulated_aws.client("emr").list_clusters()["Clusters"] == []  # never created
-    assert result.isolation == isolation
+    assert result.isolation == expected
     assert ("validar_entrada", "failed") in [(e.task_id, e.state) for e in events]
     assert_nothing_running(emulated_aws, result)
 
