@@ -86,6 +86,7 @@ def breakdown(wall: float, t: dict) -> list[tuple[str, float]]:
          - dag_test),
         ("  tasks (Airflow's durations): " + ", ".join(
             f"{k} {v:.2f}" for k, v in tasks.items()), 0.0),
+        (f"  CPU s: Airflow worker during dag.test() {run.get('dag_test_cpu', 0):.1f}", 0.0),
         (f"  CPU s: harness process {t.get('cpu_self', 0):.1f} (emulator, HTTP), its children "
          f"{t.get('cpu_children', 0):.1f} (Airflow worker, Spark)", 0.0),
     ]
