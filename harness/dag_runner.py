@@ -38,6 +38,10 @@ task) is paid once per process instead of once per run: a pytest session with ei
 saves ~40 s. ``isolation="auto"`` falls back to a subprocess (``python -m harness._dag_worker``)
 when Airflow was already imported in this process with someone else's configuration (a user's
 own tests, say); ``"subprocess"`` forces it.
+
+``prepare_dag_run`` starts that subprocess *before* the AWS endpoint exists, so Airflow's start-up
+(~8 s of CPU: import, Execution API, DAG parse) overlaps the emulator's on a second core; the
+``python -m harness run`` command uses it.
 """
 
 from __future__ import annotations
@@ -330,10 +334,6 @@ def _airflow_imported() -> bool:
     return "airflow" in sys.modules
 
 
-def _configured_by_us() -> bool:
-    return _HOME is not None and os.environ.get("AIRFLOW_HOME") == str(_HOME)
-
-
 def _ensure_airflow(dags_folder: str, timings: dict[str, float]) -> Path:
     """Configure (first call) or re-point (later calls) this process's Airflow."""
     global _HOME
@@ -471,10 +471,8 @@ def _run_in_process(
 
 
 def _topo_index(dag: Any, task_id: str) -> int:
-    try:
-        return [t.task_id for t in dag.topological_sort()].index(task_id)
-    except Exception:
-        return 0
+    ids = [t.task_id for t in dag.tasks]  # definition order: the tie-break for unstarted tasks
+    return ids.index(task_id) if task_id in ids else len(ids)
 
 
 def _jsonable(value: Any) -> Any:
