@@ -7,8 +7,11 @@ Measures, in one invocation and alternating (so both see the same machine load):
 * **bare**: `spark-submit --master local[2] spark/processar_vendas.py data/dados_vendas.csv OUT`
   (argv and environment from `harness.spark`), wall time of the process;
 * **pipeline**: `python -m harness run` (what `nox -s pipeline` runs): interpreter start, the
-  emulator, provisioning, Airflow import and DB, the five tasks of `dags/pipeline_emr.py` under
-  `dag.test()`, the Spark step, the result read-back - wall time of the process.
+  emulator, provisioning, Airflow import and DB, the tasks of `dags/pipeline_emr.py` under
+  `dag.test()`, the Spark step (a cold `spark-submit`, as EMR's command-runner does), the result
+  read-back - wall time of the process;
+* **pipeline --warm-spark**: the same, with the step run on a Spark Connect server the command
+  starts at once (so its JVM start overlaps Airflow's), like a cluster whose Spark is already up.
 
 Prints both, the ratio (issue 5's target: <= 1.5x) and where the pipeline's time went (from
 `python -m harness run --timings`). Numbers only; nothing here asserts a timing.
@@ -46,11 +49,11 @@ def bare_spark_submit(tmp: Path) -> float:
     return wall
 
 
-def pipeline_run(tmp: Path) -> tuple[float, dict]:
+def pipeline_run(tmp: Path, *extra: str) -> tuple[float, dict]:
     workdir = tmp / f"run-{time.monotonic_ns()}"
     timings = workdir.with_suffix(".json")
     argv = [sys.executable, "-m", "harness", "run", "--workdir", str(workdir),
-            "--timings", str(timings)]
+            "--timings", str(timings), *extra]
     t = time.perf_counter()
     proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
     wall = time.perf_counter() - t
@@ -69,9 +72,12 @@ def breakdown(wall: float, t: dict) -> list[tuple[str, float]]:
     dag_test = run.get("dag_test", 0.0)
     worker_prep = sum(run.get(k, 0.0) for k in (
         "airflow_home", "import_airflow", "warm_execution_api", "parse_dag"))
-    parent_prep = phases.get("emulator_start", 0.0) + phases.get("provision", 0.0)
+    parent_prep = sum(phases.get(k, 0.0) for k in (
+        "start_spark_connect", "emulator_start", "provision"))
     return [
         ("interpreter, harness imports, result read-back and exit", wall - in_main),
+        ("[parallel] start the Spark Connect server (--warm-spark)",
+         phases.get("start_spark_connect", 0.0)),
         ("[parallel] emulator start (moto import, server)", phases.get("emulator_start", 0.0)),
         ("[parallel] provisioning (bucket, data, script, roles)", phases.get("provision", 0.0)),
         ("[parallel] worker: airflow home (cached DB copy)", run.get("airflow_home", 0.0)),
@@ -94,25 +100,35 @@ def breakdown(wall: float, t: dict) -> list[tuple[str, float]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=1, help="alternating pairs to measure")
+    parser.add_argument("--repeat", type=int, default=1, help="alternating rounds to measure")
+    parser.add_argument("--no-warm", action="store_true",
+                        help="skip the `run --warm-spark` variant (Spark Connect step executor)")
     args = parser.parse_args()
-    bare, pipe, details = [], [], []
+    variants = {"pipeline": ()} if args.no_warm else {
+        "pipeline": (), "pipeline --warm-spark": ("--warm-spark",)}
+    bare: list[float] = []
+    runs: dict[str, list[tuple[float, dict]]] = {name: [] for name in variants}
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
         for i in range(args.repeat):
             bare.append(bare_spark_submit(Path(tmp)))
-            wall, t = pipeline_run(Path(tmp))
-            pipe.append(wall)
-            details.append((wall, t))
-            print(f"pair {i + 1}: bare spark-submit {bare[-1]:.1f} s, pipeline {wall:.1f} s")
-    b, p = statistics.median(bare), statistics.median(pipe)
+            line = f"round {i + 1}: bare spark-submit {bare[-1]:.1f} s"
+            for name, extra in variants.items():
+                runs[name].append(pipeline_run(Path(tmp), *extra))
+                line += f", {name} {runs[name][-1][0]:.1f} s"
+            print(line, flush=True)
+    b = statistics.median(bare)
     print()
-    print(f"bare spark-submit (median of {len(bare)}): {b:6.1f} s")
-    print(f"whole DAG run     (median of {len(pipe)}): {p:6.1f} s")
-    print(f"ratio: {p / b:.2f}x (target <= {TARGET}x)")
-    wall, t = min(details, key=lambda d: abs(d[0] - p))
-    print(f"\nwhere the pipeline's {wall:.1f} s went:")
-    for name, seconds in breakdown(wall, t):
-        print(f"  {name:<58} {seconds:6.2f} s" if seconds else f"  {name}")
+    print(f"bare spark-submit         (median of {len(bare)}): {b:6.1f} s")
+    for name, results in runs.items():
+        p = statistics.median(w for w, _ in results)
+        print(f"{name:<25} (median of {len(results)}): {p:6.1f} s   ratio {p / b:.2f}x "
+              f"(target <= {TARGET}x)")
+    for name, results in runs.items():
+        p = statistics.median(w for w, _ in results)
+        wall, t = min(results, key=lambda r: abs(r[0] - p))
+        print(f"\nwhere `{name}`'s {wall:.1f} s went:")
+        for what, seconds in breakdown(wall, t):
+            print(f"  {what:<58} {seconds:6.2f} s" if seconds else f"  {what}")
     return 0
 
 

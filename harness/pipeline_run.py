@@ -12,6 +12,7 @@ Also the provisioning used by the integration tests and the benchmark (``provisi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
@@ -131,6 +132,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
                    help="extra Airflow Variable (repeatable)")
     p.add_argument("--echo-logs", action="store_true", help="show Airflow's own console log")
+    p.add_argument("--warm-spark", action="store_true",
+                   help="run the Spark step on a warm local Spark Connect server (started at "
+                        "once, while Airflow starts) instead of a cold spark-submit")
     p.add_argument("--timings", default=None, metavar="PATH",
                    help="write where the time went (phases, tasks, the Spark step) as JSON")
 
@@ -161,12 +165,21 @@ def main(args: argparse.Namespace, out: Callable[[str], Any] = print) -> int:
     variables: Mapping[str, str] = {**layout.variables(), **_parse_vars(args.var)}
     # Airflow gets ready (import, Execution API, DAG parse: ~8 s) in a worker process while this
     # one starts the emulator and provisions it (~5 s): on two cores they overlap.
-    with prepare_dag_run(args.dag_id, dags_folder=args.dags_folder,
-                         variables=variables) as prepared:  # fmt: skip
+    with contextlib.ExitStack() as stack:
+        prepared = stack.enter_context(prepare_dag_run(
+            args.dag_id, dags_folder=args.dags_folder, variables=variables))
         phase("start_airflow_worker")
+        executor = None
+        if getattr(args, "warm_spark", False):
+            # The server's JVM starts now and warms up while Airflow and the emulator start.
+            from harness.emr.connect import ConnectExecutor
+
+            executor = stack.enter_context(
+                ConnectExecutor(log_path=workdir / "spark-connect.log"))
+            phase("start_spark_connect")
         from harness.endpoint import EmulatedAWS
 
-        with EmulatedAWS(workdir=workdir) as aws:
+        with EmulatedAWS(workdir=workdir, executor=executor) as aws:
             phase("emulator_start")
             provision(aws, layout, data=args.data, script=args.script)
             phase("provision")
