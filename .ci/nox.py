@@ -38,7 +38,7 @@ def ensure_tools() -> None:
 
 
 def main() -> int:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this file may run on an older python3
         sys.exit(f"airflow-emr needs Python 3.11+, this is {sys.version.split()[0]}")
     ensure_tools()
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")

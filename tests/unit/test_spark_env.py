@@ -27,7 +27,9 @@ def test_java_home_falls_back_to_the_jdk_in_the_wheel(monkeypatch):
 
 
 def test_spark_submit_argv_runs_locally_on_loopback():
-    argv = hs.spark_submit_argv("job.py", "in.csv", "out", conf={"spark.sql.shuffle.partitions": "4"})
+    argv = hs.spark_submit_argv(
+        "job.py", "in.csv", "out", conf={"spark.sql.shuffle.partitions": "4"}
+    )
     assert Path(argv[0]).name == "spark-submit"
     assert argv[1:3] == ["--master", "local[2]"]
     assert "spark.driver.bindAddress=127.0.0.1" in argv
