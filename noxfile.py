@@ -19,11 +19,13 @@ PYTHON = "3.11"
 #: and the project's current one. tests/unit/dags checks the DAG's release is covered.
 SPARK_COMPAT_MINORS = ("3.4", "4.3")
 SPARK_DIR = "spark"
+BENCHMARKS = "tests/benchmarks"  # scripts that print numbers; pytest does not collect them
 
 
 def _sync(session: nox.Session, *extras: str, groups: tuple[str, ...] = ("test",)) -> None:
     """Install the locked dependencies (and the project) into the session's virtualenv."""
-    args = ["uv", "sync", "--locked", "--no-default-groups"]
+    # Bytecode compiled at install: Airflow and moto import ~2x faster on every run after.
+    args = ["uv", "sync", "--locked", "--no-default-groups", "--compile-bytecode"]
     args += [f"--extra={e}" for e in extras]
     args += [f"--group={g}" for g in groups]
     session.run_install(
@@ -83,6 +85,6 @@ def spark_compat(session: nox.Session, pyspark: str) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks that print numbers (no timing assertions anywhere in the tests)."""
     _sync(session, "airflow", "spark")
-    for script in sorted(os.listdir("benchmarks")):
+    for script in sorted(os.listdir(BENCHMARKS)):
         if script.endswith(".py"):
-            session.run("python", f"benchmarks/{script}")
+            session.run("python", f"{BENCHMARKS}/{script}")

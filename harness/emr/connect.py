@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -65,8 +66,12 @@ class SparkConnectServer:
         conf: dict[str, str] | None = None,
         warm_up: bool = True,
         start_timeout: float = 180.0,
+        nice: int = 10,
     ) -> None:
         self.port = _free_port()
+        # Started early to overlap other start-up work (Airflow's): a lower CPU priority
+        # keeps that work on the critical path fast, the server uses the idle cycles.
+        self.nice = nice
         self.url = f"sc://127.0.0.1:{self.port}"
         self.log_path = Path(log_path) if log_path else None
         self.conf = {**LOCAL_CONF, **LOCAL_DEFAULTS, **(conf or {})}
@@ -297,6 +302,11 @@ def connect_plan(argv: list[str], env: dict[str, str], *, server_conf: dict[str,
         )
     python = local_env.get("PYSPARK_DRIVER_PYTHON") or local_env.get("PYSPARK_PYTHON")
     return [python or sys.executable, app, *app_args], local_env, ignored
+
+
+def _niced(argv: list[str], nice: int) -> list[str]:
+    nice_bin = shutil.which("nice") if nice else None
+    return [nice_bin, "-n", str(nice), *argv] if nice_bin else argv
 
 
 def _note(path: Path, line: str) -> None:

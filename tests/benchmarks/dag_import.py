@@ -3,7 +3,7 @@
 A report, not a gate: no thresholds. The scheduler re-parses DAG files continuously (every
 30 s by default), so parse time is paid over and over; Airflow warns above dagbag_import_timeout.
 
-    python benchmarks/dag_import.py [--repeat 5]
+    python tests/benchmarks/dag_import.py [--repeat 5]
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DAG_FILE = REPO / "dags" / "pipeline_emr.py"
 
 

@@ -1,6 +1,6 @@
 """Per-step overhead of the EMR emulator (state machine + S3 staging + logs), Spark excluded.
 
-    python benchmarks/emulator_overhead.py [--steps 20]
+    python tests/benchmarks/emulator_overhead.py [--steps 20]
 
 Runs no-op command-runner steps (`true`) on one cluster and reports, per step:
   - api-to-done: AddJobFlowSteps returned -> step COMPLETED seen by the runtime;
