@@ -26,3 +26,4 @@ def test_unknown_label_names_the_known_ones_in_order():
     message = str(info.value)
     assert message.startswith("unknown EMR release label 'emr-6.15'; known labels: emr-6.12.0,")
     assert "emr-7.2.0, emr-7.10.0, emr-7.13.0" in message  # numeric, not string, order
+
