@@ -68,7 +68,8 @@ class EmulatedAWS:
     ) -> None:
         self.region = region
         self._port = port
-        self._workdir_arg = Path(workdir) if workdir is not None else None
+        # Absolute: every step runs in its own working directory.
+        self._workdir_arg = Path(workdir).resolve() if workdir is not None else None
         self.strict_versions = strict_versions
         self.executor = executor
         self.faults = Faults()

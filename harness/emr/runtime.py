@@ -740,7 +740,8 @@ class EmrRuntime:
             return
         with self._cond:
             self.version_warnings.append(problem)
-        log.warning("%s", problem)
+        # One channel only (a warning), or the CLI prints it twice.
+        log.debug("%s", problem)
         if not self.strict_versions:
             warnings.warn(problem, SparkVersionMismatchWarning, stacklevel=2)
 
