@@ -41,6 +41,10 @@ __all__ = [
 DEFAULT_CONN_ID = "aws_default"
 
 
+#: A migration takes ~6 s on two cores; far beyond that, something is stuck.
+MIGRATE_TIMEOUT_S = 300
+
+
 class AirflowDbError(RuntimeError):
     """`airflow db migrate` failed while building the cached metadata DB (carries its output)."""
 
@@ -126,13 +130,22 @@ def migrated_db(cache: str | os.PathLike[str] | None = None) -> Path:
             return target
         with tempfile.TemporaryDirectory(prefix="harness-migrate-") as tmp:
             env = {**os.environ, **airflow_env(tmp, tmp)}
-            proc = subprocess.run(
-                [sys.executable, "-m", "airflow", "db", "migrate"],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
+            try:
+                proc = subprocess.run(
+                    [sys.executable, "-m", "airflow", "db", "migrate"],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                    timeout=MIGRATE_TIMEOUT_S,  # we hold the cache lock: never wait forever
+                )
+            except subprocess.TimeoutExpired as exc:
+                out = (exc.stdout or b"") + (exc.stderr or b"")
+                tail = "\n".join(out.decode(errors="replace").splitlines()[-20:])
+                raise AirflowDbError(
+                    f"`airflow db migrate` did not finish in {MIGRATE_TIMEOUT_S} s while "
+                    f"building the cached metadata DB {target}:\n{tail}"
+                ) from None
             db = Path(tmp, "airflow.db")
             if proc.returncode != 0 or not db.exists():
                 tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-20:])

@@ -163,7 +163,8 @@ class DagRunResult:
                 out.append(f"    error: {self.errors[task_id]}")
         for step in self.step_failures:
             out.append(
-                f"  failed EMR step {step['step_id']} ({step.get('name')}) on cluster "
+                f"  EMR step {step['step_id']} ({step.get('name')}) "
+                f"{step.get('state', 'FAILED')} on cluster "
                 f"{step['cluster_id']}: {step.get('reason') or ''} {step.get('message') or ''}"
                 .rstrip()
             )
@@ -667,6 +668,11 @@ def _inspect_s3(aws: Any, url: str, region: str, result: DagRunResult, limit: in
         result.s3_keys[bucket["Name"]] = sorted(keys[:limit])
 
 
+#: Steps whose logs a failure report shows: failed, and stopped before finishing (a hung step
+#: cancelled when its cluster was terminated, for instance).
+STEP_PROBLEM_STATES = ["FAILED", "CANCELLED", "INTERRUPTED"]
+
+
 def _inspect_emr(aws: Any, url: str, region: str, since: datetime, result: DagRunResult) -> None:
     """Fill ``clusters`` (created by this run) and ``step_failures`` from the emulator."""
     emr = _client(aws, "emr", url, region)
@@ -683,7 +689,7 @@ def _inspect_emr(aws: Any, url: str, region: str, since: datetime, result: DagRu
             "message": (status.get("StateChangeReason") or {}).get("Message"),
         })
         for page in emr.get_paginator("list_steps").paginate(ClusterId=c["Id"],
-                                                             StepStates=["FAILED"]):
+                                                             StepStates=STEP_PROBLEM_STATES):
             for step in page["Steps"]:
                 details = step["Status"].get("FailureDetails") or {}
                 tail = stdout_tail = None
@@ -699,6 +705,7 @@ def _inspect_emr(aws: Any, url: str, region: str, since: datetime, result: DagRu
                     "cluster_id": c["Id"],
                     "step_id": step["Id"],
                     "name": step.get("Name"),
+                    "state": step["Status"]["State"],
                     "reason": details.get("Reason"),
                     "message": details.get("Message"),
                     "log_file": details.get("LogFile"),

@@ -20,7 +20,6 @@ __all__ = [
     "JavaNotFoundError",
     "java_home",
     "local_spark_session",
-    "pyspark_version",
     "spark_home",
     "spark_submit_argv",
     "spark_submit_env",
@@ -67,12 +66,6 @@ def spark_home() -> str:
     import pyspark
 
     return str(Path(pyspark.__file__).parent)
-
-
-def pyspark_version() -> str:
-    import pyspark
-
-    return pyspark.__version__
 
 
 def spark_submit_env(base: dict[str, str] | None = None) -> dict[str, str]:

@@ -107,14 +107,18 @@ class SparkConnectServer:
         if self.log_path:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log_file = self.log_path.open("wb")
-        self._proc = subprocess.Popen(
-            argv,
-            env=spark_submit_env(),
-            stdin=subprocess.DEVNULL,
-            stdout=self._log_file or subprocess.DEVNULL,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        try:
+            self._proc = subprocess.Popen(
+                _niced(argv, self.nice),
+                env=spark_submit_env(),
+                stdin=subprocess.DEVNULL,
+                stdout=self._log_file or subprocess.DEVNULL,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError:
+            self.stop()
+            raise
         threading.Thread(target=self._become_ready, name="spark-connect-start", daemon=True).start()
         return self
 
@@ -122,8 +126,10 @@ class SparkConnectServer:
         """Block until ready; return the `sc://` URL. Raises SparkConnectError on failure."""
         if self._proc is None:
             self.start()
-        if not self._ready.wait(self.start_timeout if timeout is None else timeout):
-            self._error = self._error or f"not ready after {self.start_timeout:.0f} s"
+        limit = self.start_timeout if timeout is None else timeout
+        if not self._ready.wait(limit):
+            raise SparkConnectError(f"Spark Connect server at {self.url}: not ready after "
+                                    f"{limit:.0f} s{self._log_tail()}")
         if self._error:
             raise SparkConnectError(
                 f"Spark Connect server at {self.url}: {self._error}{self._log_tail()}"
@@ -186,10 +192,10 @@ class SparkConnectServer:
         # One tiny CSV read + aggregation + write in a child client: loads and JIT-compiles
         # the code paths a typical job uses, so the first real step runs warm.
         code = (
-            "import sys, tempfile, os\n"
+            "import sys, tempfile, os, shutil\n"
             "from pyspark.sql import SparkSession, functions as F\n"
             "s = SparkSession.builder.remote(sys.argv[1]).getOrCreate()\n"
-            "d = tempfile.mkdtemp()\n"
+            "d = tempfile.mkdtemp(prefix='spark-connect-warm-up-')\n"
             "p = os.path.join(d, 'w.csv')\n"
             "open(p, 'w').write('k,v\\na,1.50\\nb,2\\n')\n"
             "df = s.read.option('header', 'true').schema('k string, v string').csv(p)\n"
@@ -199,9 +205,10 @@ class SparkConnectServer:
             "out.coalesce(1).write.mode('overwrite').option('header', 'true')"
             ".csv(os.path.join(d, 'o'))\n"
             "s.stop()\n"
+            "shutil.rmtree(d, ignore_errors=True)\n"
         )
         proc = subprocess.run(
-            [sys.executable, "-c", code, self.url],
+            _niced([sys.executable, "-c", code, self.url], self.nice),
             env=spark_submit_env(),
             capture_output=True,
             text=True,

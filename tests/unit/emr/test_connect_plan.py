@@ -47,3 +47,13 @@ def test_jvm_applications_fall_back_to_spark_submit(args, reason):
 
 def test_non_spark_commands_fall_back():
     assert connect_plan(["bash", "-c", "true"], {}, server_conf={}) == "not a spark-submit step"
+
+
+def test_the_server_runs_at_a_lower_cpu_priority_when_nice_exists(monkeypatch):
+    from harness.emr import connect
+
+    monkeypatch.setattr(connect.shutil, "which", lambda name: "/usr/bin/nice")
+    assert connect._niced(["java"], 10) == ["/usr/bin/nice", "-n", "10", "java"]
+    assert connect._niced(["java"], 0) == ["java"]
+    monkeypatch.setattr(connect.shutil, "which", lambda name: None)
+    assert connect._niced(["java"], 10) == ["java"]  # no `nice` (e.g. Windows): unchanged
