@@ -13,6 +13,7 @@ does not import Airflow; moto and boto3 are imported when the endpoint starts.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import tempfile
@@ -27,6 +28,8 @@ from harness.emr.runtime import EmrRuntime, LifecycleDelays
 from harness.guard import DUMMY_CREDENTIALS, EndpointGuard
 
 NO_DELAYS = LifecycleDelays()
+_MISSING = object()
+_MANAGED_POLICIES = "load_aws_managed_policies"
 
 __all__ = ["ENV_UNSET", "EmulatedAWS", "LifecycleDelays"]
 
@@ -81,7 +84,7 @@ class EmulatedAWS:
         self._runtime: EmrRuntime | None = None
         self._workdir: Path | None = None
         self._own_workdir = False
-        self._settings_backup: Any = None
+        self._settings_backup: tuple[bool, Any] | None = None  # (had "iam", old value)
         self._session: Any = None
         self._session_lock = threading.Lock()
 
@@ -115,9 +118,11 @@ class EmulatedAWS:
         from werkzeug.serving import make_server
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no per-request log lines
-        iam_conf = settings.default_user_config.setdefault("iam", {})
-        self._settings_backup = iam_conf.get("load_aws_managed_policies")
-        iam_conf["load_aws_managed_policies"] = self.load_managed_policies
+        conf = settings.default_user_config
+        had_iam = "iam" in conf
+        iam_conf = conf.setdefault("iam", {})
+        self._settings_backup = (had_iam, iam_conf.get(_MANAGED_POLICIES, _MISSING))
+        iam_conf[_MANAGED_POLICIES] = self.load_managed_policies
 
         app = ThrottleMiddleware(DomainDispatcherApplication(create_backend_app), self.faults)
         self._server = make_server(
@@ -141,31 +146,54 @@ class EmulatedAWS:
         self._thread.start()
 
     def stop(self) -> None:
-        if self._runtime is not None:
-            self._runtime.uninstall()  # terminates live clusters, kills running steps
-            self._runtime = None
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            if self._thread is not None:
-                self._thread.join(5)
-            self._server = None
-            self._thread = None
-        if self._settings_backup is not None or self._workdir is not None:
-            from moto import settings
+        """Stop what was started. Every part is cleaned up even if an earlier one fails; the
+        first error is raised afterwards."""
+        with contextlib.ExitStack() as cleanup:  # callbacks run last-registered first
+            cleanup.callback(self._remove_workdir)
+            if self._guard is not None:
+                cleanup.callback(self._guard.uninstall)  # no-op unless this guard installed
+            cleanup.callback(self._restore_moto_settings)
+            cleanup.callback(self._stop_server)
+            cleanup.callback(self._stop_runtime)
 
-            settings.default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = bool(
-                self._settings_backup
-            )
-        if self._guard is not None and self._guard.active():
-            try:
-                self._guard.uninstall()
-            except Exception:  # not installed (start failed early)
-                pass
+    def _stop_runtime(self) -> None:
+        runtime, self._runtime = self._runtime, None
+        if runtime is not None:
+            runtime.uninstall()  # terminates live clusters, kills running steps
+
+    def _stop_server(self) -> None:
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is None:
+            return
+        try:
+            if thread is not None and thread.is_alive():  # shutdown() blocks if never served
+                server.shutdown()
+        finally:
+            server.server_close()
+            if thread is not None and thread.is_alive():
+                thread.join(5)
+
+    def _restore_moto_settings(self) -> None:
+        backup, self._settings_backup = self._settings_backup, None
+        if backup is None:
+            return
+        from moto import settings
+
+        had_iam, value = backup
+        conf = settings.default_user_config
+        iam_conf = conf.setdefault("iam", {})
+        if value is _MISSING:
+            iam_conf.pop(_MANAGED_POLICIES, None)
+        else:
+            iam_conf[_MANAGED_POLICIES] = value
+        if not had_iam and not iam_conf:
+            del conf["iam"]
+
+    def _remove_workdir(self) -> None:
         if self._own_workdir and self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
-            self._workdir = None
-            self._own_workdir = False
+            workdir, self._workdir, self._own_workdir = self._workdir, None, False
+            shutil.rmtree(workdir, ignore_errors=True)
 
     def __enter__(self) -> EmulatedAWS:
         return self.start()
@@ -275,7 +303,7 @@ class EmulatedAWS:
 
     @property
     def version_warnings(self) -> list[str]:
-        return list(self._require().version_warnings)
+        return self._require().version_warnings  # a copy, taken under the runtime's lock
 
     def active_clusters(self) -> list[str]:
         """Ids of clusters not yet TERMINATED / TERMINATED_WITH_ERRORS."""

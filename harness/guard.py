@@ -76,26 +76,35 @@ class EndpointGuard:
         self.scrub_credentials = scrub_credentials
         self._env_backup: dict[str, str | None] = {}
         self._tmp: tempfile.TemporaryDirectory | None = None
+        self._installed = False
 
     # -- lifecycle -------------------------------------------------------------------------
     def install(self) -> EndpointGuard:
         global _depth
         with _lock:
+            if self._installed:
+                raise RuntimeError("this EndpointGuard is already installed")
             if _depth == 0:
                 _patch_botocore()
             _depth += 1
+            self._installed = True
         if self.scrub_credentials:
             self._scrub_env()
         return self
 
     def uninstall(self) -> None:
+        """Undo this guard's install; a no-op if this instance is not installed (so a failed
+        start can always call it without touching another guard's patch)."""
         global _depth
-        self._restore_env()
         with _lock:
-            _depth -= 1
+            if not self._installed:
+                return
+            self._installed = False
+            _depth = max(_depth - 1, 0)
             if _depth == 0:
                 while _restore:
                     _restore.pop()()
+        self._restore_env()
 
     def __enter__(self) -> EndpointGuard:
         return self.install()
@@ -103,8 +112,14 @@ class EndpointGuard:
     def __exit__(self, *exc: object) -> None:
         self.uninstall()
 
+    @property
+    def installed(self) -> bool:
+        """Whether this instance is installed (and not yet uninstalled)."""
+        return self._installed
+
     @staticmethod
     def active() -> bool:
+        """Whether any guard is installed in this process."""
         return _depth > 0
 
     # -- environment -------------------------------------------------------------------------

@@ -4,7 +4,7 @@
 group, streams stdout/stderr to files, and kills the whole group when the step is cancelled
 or its cluster terminated. Another executor (e.g. one backed by a warm Spark Connect server)
 only has to implement `run()`; `harness.emr.steps.split_spark_submit` parses the argv of a
-spark-submit step and `StepContext.plan` carries the step's merged Spark conf.
+spark-submit step (the step's merged Spark conf is already in that argv as `--conf` flags).
 """
 
 from __future__ import annotations
@@ -32,16 +32,21 @@ class StepExecutor(Protocol):
     ) -> int:
         """Run the step to completion and return its exit code.
 
-        Must return promptly (well under a second) once `cancel_event` is set; the return
-        code is then ignored and the step is reported CANCELLED.
+        Must return promptly once `cancel_event` is set (`SubprocessExecutor`: within its
+        `kill_grace`, 1 s by default); the return code is then ignored and the step is
+        reported CANCELLED.
         """
         ...
 
 
 class SubprocessExecutor:
-    """Run the step as a local process (spark-submit, bash, aws, python ...)."""
+    """Run the step as a local process (spark-submit, bash, aws, python ...).
 
-    def __init__(self, *, kill_grace: float = 3.0) -> None:
+    On cancel the process group gets SIGTERM, then, after at most `kill_grace` seconds (less
+    if the direct child exits earlier), SIGKILL: nothing the step started (a JVM, a
+    daemonised helper) outlives it."""
+
+    def __init__(self, *, kill_grace: float = 1.0) -> None:
         self.kill_grace = kill_grace
 
     def run(
@@ -79,13 +84,16 @@ class SubprocessExecutor:
             return proc.returncode
 
     def _kill(self, proc: subprocess.Popen) -> None:
-        for sig, grace in ((signal.SIGTERM, self.kill_grace), (signal.SIGKILL, None)):
-            try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                return
-            try:
-                proc.wait(timeout=grace)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return  # the whole group is gone already
+        try:
+            proc.wait(timeout=self.kill_grace)
+        except subprocess.TimeoutExpired:
+            pass
+        try:  # the direct child may be gone while the rest of its group lives on
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()

@@ -6,20 +6,26 @@
     aws.faults.fail_step(0)                          # ... or by 0-based position in its cluster
     aws.faults.hang_step("slow")                     # runs until cancelled / cluster terminated
     aws.faults.throttle("DescribeStep", times=3)     # ThrottlingException for the next 3 calls
+    aws.faults.throttle("CreateRole")                # query protocols too (IAM, STS, EC2)
     aws.faults.clear()
 
 Cluster faults apply to every cluster created while armed (optionally only clusters whose
 Name matches `cluster_name`). Step faults apply to every matching step until cleared.
+Throttling works for operations named by `X-Amz-Target` (JSON protocols: EMR, CloudWatch
+Logs ...) or by `Action=` in the query string or form body (query protocols: IAM, STS, EC2,
+answered in XML); S3's REST operations carry no operation name and cannot be throttled.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
 
 __all__ = ["ClusterFault", "Faults", "StepFault", "ThrottleMiddleware"]
 
@@ -85,8 +91,18 @@ class Faults:
         return self
 
     def throttle(self, operation: str, *, times: int = 3):
-        """The next `times` calls of `operation` (e.g. "DescribeStep") get a 400
-        ThrottlingException; botocore's retries usually absorb a few."""
+        """The next `times` calls of `operation` (e.g. "DescribeStep", "CreateRole") get a
+        400 ThrottlingException; botocore's retries usually absorb a few.
+
+        Raises ValueError for S3 operations: S3's REST requests do not name their operation,
+        so they cannot be intercepted."""
+        if operation in _s3_operations():
+            raise ValueError(
+                f"cannot throttle {operation!r}: it is an S3 REST operation, and S3 requests do "
+                "not carry an operation name (only JSON-protocol X-Amz-Target operations and "
+                "query-protocol Action= operations, e.g. EMR, CloudWatch Logs, IAM, STS, EC2, "
+                "can be throttled)"
+            )
         with self._lock:
             self._throttle[operation] = self._throttle.get(operation, 0) + times
         return self
@@ -113,19 +129,72 @@ class Faults:
             left = self._throttle.get(operation, 0)
             if left <= 0:
                 return False
-            self._throttle[operation] = left - 1
+            if left == 1:
+                del self._throttle[operation]  # keeps the middleware's unarmed check cheap
+            else:
+                self._throttle[operation] = left - 1
             self.throttled[operation] = self.throttled.get(operation, 0) + 1
             return True
 
 
+def _s3_operations() -> frozenset[str]:
+    global _S3_OPERATIONS
+    if _S3_OPERATIONS is None:
+        import botocore.session
+
+        model = botocore.session.get_session().get_service_model("s3")
+        _S3_OPERATIONS = frozenset(model.operation_names)
+    return _S3_OPERATIONS
+
+
+_S3_OPERATIONS: frozenset[str] | None = None
+
+
 def operation_of(environ: dict[str, Any]) -> str | None:
     """The API operation of a request: `X-Amz-Target` (JSON protocols: EMR, Logs ...) or the
-    `Action` parameter (query protocols: IAM, STS, EC2)."""
+    `Action` parameter of the query string or of a form-encoded body (query protocols: IAM,
+    STS, EC2, which botocore sends as POST). Reading the body puts an in-memory copy back
+    into `wsgi.input` for the application."""
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
         return target.rsplit(".", 1)[-1]
     action = parse_qs(environ.get("QUERY_STRING", "")).get("Action")
+    if action:
+        return action[0]
+    if not environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        return None
+    try:
+        size = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+    if size <= 0 or "wsgi.input" not in environ:
+        return None
+    body = environ["wsgi.input"].read(size)
+    environ["wsgi.input"] = io.BytesIO(body)
+    action = parse_qs(body.decode("utf-8", "replace")).get("Action")
     return action[0] if action else None
+
+
+def throttling_response(environ: dict[str, Any]) -> tuple[bytes, list[tuple[str, str]]]:
+    """Body and headers of a ThrottlingException in the request's protocol: JSON for
+    `X-Amz-Target` requests, the query protocols' XML (ErrorResponse/Error) otherwise."""
+    message = "Rate exceeded"
+    if environ.get("HTTP_X_AMZ_TARGET"):
+        body = json.dumps({"__type": "ThrottlingException", "message": message}).encode()
+        content_type = "application/x-amz-json-1.1"
+    else:
+        body = (
+            "<ErrorResponse><Error><Type>Sender</Type><Code>ThrottlingException</Code>"
+            f"<Message>{escape(message)}</Message></Error>"
+            "<RequestId>emulated-throttle</RequestId></ErrorResponse>"
+        ).encode()
+        content_type = "text/xml"
+    headers = [
+        ("Content-Type", content_type),
+        ("Content-Length", str(len(body))),
+        ("x-amzn-ErrorType", "ThrottlingException"),
+    ]
+    return body, headers
 
 
 class ThrottleMiddleware:
@@ -139,16 +208,7 @@ class ThrottleMiddleware:
         if self.faults._throttle:  # cheap check first: no lock on the hot path when unarmed
             op = operation_of(environ)
             if op and self.faults.take_throttle(op):
-                body = json.dumps(
-                    {"__type": "ThrottlingException", "message": "Rate exceeded"}
-                ).encode()
-                start_response(
-                    "400 Bad Request",
-                    [
-                        ("Content-Type", "application/x-amz-json-1.1"),
-                        ("Content-Length", str(len(body))),
-                        ("x-amzn-ErrorType", "ThrottlingException"),
-                    ],
-                )
+                body, headers = throttling_response(environ)
+                start_response("400 Bad Request", headers)
                 return [body]
         return self.app(environ, start_response)

@@ -142,10 +142,11 @@ class EmrRuntime:
         self.strict_versions = strict_versions
         self.delays = delays
         self.step_env = dict(env or {})  # AWS_* for the steps (endpoint, dummy creds)
-        self.version_warnings: list[str] = []
+        self._version_warnings: list[str] = []
         self._cond = threading.Condition(threading.RLock())
         self._clusters: dict[str, ClusterRun] = {}
         self._s3: Any = None
+        self._s3_lock = threading.Lock()  # cluster threads create the client lazily
         self._stopping = False
         self._unpatch: list[Callable[[], None]] = []
         self._held: set[ClusterState] = set()
@@ -233,7 +234,13 @@ class EmrRuntime:
         self.shutdown()
         with self._cond:
             self._clusters.clear()
-            self.version_warnings.clear()
+            self._version_warnings.clear()
+
+    @property
+    def version_warnings(self) -> list[str]:
+        """Version-guard problems seen so far (a copy)."""
+        with self._cond:
+            return list(self._version_warnings)
 
     # ------------------------------------------------------------------------------------------
     # events from the API (HTTP threads)
@@ -253,8 +260,10 @@ class EmrRuntime:
             run.thread = threading.Thread(
                 target=self._cluster_main, args=(run,), name=f"emr-{cluster.id}", daemon=True
             )
+            # Started under the lock: shutdown() never sees an unstarted thread to join. The
+            # worker blocks on the lock until we release it.
+            run.thread.start()
         self._version_guard(run)
-        run.thread.start()
 
     def on_add_steps(self, backend: Any, cluster_id: str, steps: list, orig: Callable) -> list:
         from moto.emr.exceptions import ValidationException
@@ -380,10 +389,14 @@ class EmrRuntime:
                 return st in wanted if wanted else st.is_terminal
 
             if not self._cond.wait_for(reached, timeout):
+                try:
+                    seen = self.step(cluster_id, step_id).state.value
+                except KeyError:
+                    seen = "unknown"
                 raise TimeoutError(
                     f"step {step_id} of {cluster_id} not in "
                     f"{sorted(s.value for s in wanted) or 'a terminal state'} after {timeout}s; "
-                    f"it is {self.step(cluster_id, step_id).state.value}"
+                    f"it is {seen}"
                 )
             return self.step(cluster_id, step_id)
 
@@ -575,13 +588,14 @@ class EmrRuntime:
     def _finish(self, run: ClusterRun) -> None:
         """TERMINATING -> TERMINATED / TERMINATED_WITH_ERRORS (called under the lock)."""
         if not self._stopping:
-            if self.delays.terminating > 0:
-                self._cond.wait(self.delays.terminating)
+            if self.delays.terminating > 0:  # a deadline: other notifications do not end it
+                self._cond.wait_for(lambda: self._stopping, self.delays.terminating)
             self._cond.wait_for(
                 lambda: ClusterState.TERMINATING not in self._held or self._stopping
             )
-        for step in run.steps:  # anything still queued dies with the cluster
-            if step.state is StepState.PENDING:
+        for step in run.steps:  # anything still queued or running dies with the cluster
+            if step.state in (StepState.PENDING, StepState.RUNNING):
+                # RUNNING here only if the worker broke mid-step (an internal error).
                 self._set_step(step, StepState.CANCELLED)
         reason = run.reason or ClusterReason.USER_REQUEST
         final = ClusterState.TERMINATED_WITH_ERRORS if reason.is_error else ClusterState.TERMINATED
@@ -592,29 +606,37 @@ class EmrRuntime:
     # ------------------------------------------------------------------------------------------
     def _run_step(self, run: ClusterRun, step: StepRun) -> None:
         step_dir = self.step_dir(run.id, step.id)
-        step_dir.mkdir(parents=True, exist_ok=True)
         stdout, stderr, controller = (step_dir / n for n in ("stdout", "stderr", "controller"))
-        for p in (stdout, stderr):
-            p.touch()
-        ctl = controller.open("a", encoding="utf-8")
+        ctl: Any = None
 
         def note(msg: str) -> None:
-            ctl.write(f"{_now().isoformat(timespec='milliseconds')} INFO {msg}\n")
-            ctl.flush()
+            if ctl is not None:
+                ctl.write(f"{_now().isoformat(timespec='milliseconds')} INFO {msg}\n")
+                ctl.flush()
 
         rc: int | None = None
         cancelled = False
+        setup_error: str | None = None
         try:
+            step_dir.mkdir(parents=True, exist_ok=True)
+            for p in (stdout, stderr):
+                p.touch()
+            ctl = controller.open("a", encoding="utf-8")
             note(f"Step {step.id} ({step.name!r}) on cluster {run.id}")
             rc, cancelled = self._execute(run, step, step_dir, stdout, stderr, note)
             note(f"Step {'cancelled' if cancelled else f'finished with exit code {rc}'}")
-        except Exception as exc:  # staging or planning trouble: the step fails, visibly
+        except Exception as exc:  # setup, staging or planning trouble: the step fails, visibly
             rc = 1
-            with stderr.open("a", encoding="utf-8") as err:
-                err.write(f"{type(exc).__name__}: {exc}\n")
-            note(f"Step failed before or after running: {exc!r}\n{traceback.format_exc()}")
+            setup_error = f"{type(exc).__name__}: {exc}"
+            try:
+                with stderr.open("a", encoding="utf-8") as err:
+                    err.write(f"{type(exc).__name__}: {exc}\n")
+                note(f"Step failed before or after running: {exc!r}\n{traceback.format_exc()}")
+            except OSError:  # the step folder itself is unusable: FailureDetails still tell
+                log.warning("cannot write the logs of step %s", step.id, exc_info=True)
         finally:
-            ctl.close()
+            if ctl is not None:
+                ctl.close()
         log_file = str(stderr)
         if run.moto.log_uri:
             try:
@@ -635,7 +657,9 @@ class EmrRuntime:
                 err_text, out_text = tail(stderr, 200), tail(step_dir / "stdout", 200)
                 has_tb = "Traceback (most recent call last):"
                 source = out_text if has_tb in out_text and has_tb not in err_text else err_text
-                message = error_line(source) or error_line(out_text) or f"exit code {rc}"
+                message = (
+                    error_line(source) or error_line(out_text) or setup_error or f"exit code {rc}"
+                )
                 step.failure = {
                     "Reason": f"Step failed with exitCode {rc}",
                     "Message": message,
@@ -694,17 +718,18 @@ class EmrRuntime:
         return rc, False
 
     def _s3client(self) -> Any:
-        if self._s3 is None:
-            import boto3
+        with self._s3_lock:
+            if self._s3 is None:
+                import boto3
 
-            self._s3 = boto3.session.Session().client(
-                "s3",
-                endpoint_url=self.endpoint_url,
-                region_name=self.region,
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",
-            )
-        return self._s3
+                self._s3 = boto3.session.Session().client(
+                    "s3",
+                    endpoint_url=self.endpoint_url,
+                    region_name=self.region,
+                    aws_access_key_id="testing",
+                    aws_secret_access_key="testing",
+                )
+            return self._s3
 
     # ------------------------------------------------------------------------------------------
     # version guard
@@ -739,7 +764,7 @@ class EmrRuntime:
         if problem is None:
             return
         with self._cond:
-            self.version_warnings.append(problem)
+            self._version_warnings.append(problem)
         # One channel only (a warning), or the CLI prints it twice.
         log.debug("%s", problem)
         if not self.strict_versions:

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import boto3
@@ -14,6 +15,7 @@ import botocore.endpoint
 import pytest
 
 from harness.emr.roles import DEFAULT_ROLES, create_default_roles
+from harness.endpoint import EmulatedAWS
 from harness.guard import EndpointGuard, OffLoopbackCallError
 
 from .conftest import run_cluster
@@ -64,15 +66,55 @@ def test_guard_replaces_and_restores_credentials(monkeypatch, tmp_path):
     assert botocore.endpoint.Endpoint._send is original_send  # uninstalled: nothing leaks
 
 
+def test_failed_start_leaves_another_guard_installed(emulated_aws, tmp_path):
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("")
+    with pytest.raises(FileExistsError):  # fails before its own guard is installed
+        EmulatedAWS(workdir=not_a_dir).start()
+    with pytest.raises(RuntimeError, match="another EMR runtime"):  # fails after installing
+        EmulatedAWS(workdir=tmp_path / "second").start()
+    real = boto3.session.Session().client(
+        "s3", region_name="us-east-1", endpoint_url="https://s3.amazonaws.com"
+    )
+    with pytest.raises(OffLoopbackCallError):  # the running emulator's guard is still on
+        real.list_buckets()
+    assert emulated_aws.client("s3").list_buckets()["Buckets"] == []
+
+
+def test_stop_restores_moto_settings_exactly(tmp_path, monkeypatch):
+    from moto import settings
+
+    # a key that was absent must be absent again (not written back as False)
+    monkeypatch.delitem(settings.default_user_config["iam"], "load_aws_managed_policies")
+    before = {k: dict(v) if isinstance(v, dict) else v
+              for k, v in settings.default_user_config.items()}  # fmt: skip
+    with EmulatedAWS(workdir=tmp_path, load_managed_policies=True):
+        assert settings.default_user_config["iam"]["load_aws_managed_policies"] is True
+    assert settings.default_user_config == before
+
+
 # -- serve --------------------------------------------------------------------------------------
+def _readline(stream, timeout: float) -> str:
+    """One line from `stream`, or '' if none came within `timeout` seconds."""
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    return got[0] if got else ""
+
+
 def test_serve_prints_ready_line_and_stops_on_sigterm(tmp_path):
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "harness", "serve", "--workdir", str(tmp_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    err_path = tmp_path / "serve.stderr"
+    with err_path.open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "harness", "serve", "--workdir", str(tmp_path / "w")],
+            stdout=subprocess.PIPE, stderr=err, text=True,
+        )  # fmt: skip
     try:
-        line = proc.stdout.readline()
-        assert line.startswith("emulated AWS ready at http://127.0.0.1:"), line + proc.stderr.read()
+        line = _readline(proc.stdout, timeout=60)
+        assert line.startswith("emulated AWS ready at http://127.0.0.1:"), (
+            f"no ready line within 60 s (got {line!r}); stderr:\n{err_path.read_text()}"
+        )
         url = line.split()[4]
         s3 = boto3.session.Session().client(
             "s3", endpoint_url=url, region_name="us-east-1",
@@ -81,11 +123,13 @@ def test_serve_prints_ready_line_and_stops_on_sigterm(tmp_path):
         s3.create_bucket(Bucket="from-outside")
         assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["from-outside"]
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=20) == 0
+        assert proc.wait(timeout=20) == 0, err_path.read_text()
         assert "stopped" in proc.stdout.read()
     finally:
         if proc.poll() is None:
             proc.kill()
+        proc.wait()
+        proc.stdout.close()
 
 
 # -- AWS CLI ------------------------------------------------------------------------------------

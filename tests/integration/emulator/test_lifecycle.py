@@ -62,13 +62,44 @@ def test_transitional_states_visible_through_the_api(emulated_aws, emr):
     assert seen == ["STARTING", "BOOTSTRAPPING", "WAITING", "TERMINATING", "TERMINATED"]
 
 
-def test_lifecycle_delays(tmp_path):
-    delays = LifecycleDelays(starting=0.2, bootstrapping=0.2)
-    with EmulatedAWS(workdir=tmp_path, delays=delays) as aws:
-        cid = run_cluster(aws.client("emr"))
-        run = aws.runtime.wait_cluster(cid, C.WAITING, timeout=10)
-        (_, _, t0), (_, _, t1), (_, _, t2) = run.history[:3]
-        assert (t1 - t0).total_seconds() >= 0.2 and (t2 - t1).total_seconds() >= 0.2
+def test_lifecycle_delays_hold_the_state_until_a_termination_request(tmp_path):
+    def api_state(emr, cid):
+        return emr.describe_cluster(ClusterId=cid)["Cluster"]["Status"]["State"]
+
+    # Delays far longer than the test: a cluster can only leave the state early.
+    with EmulatedAWS(workdir=tmp_path, delays=LifecycleDelays(starting=600)) as aws:
+        emr = aws.client("emr")
+        cid = run_cluster(emr)
+        assert api_state(emr, cid) == "STARTING"
+        emr.terminate_job_flows(JobFlowIds=[cid])  # ends the pause early
+        aws.runtime.wait_cluster(cid, timeout=10)
+        assert [s for s, _ in history(aws, cid)] == ["STARTING", "TERMINATING", "TERMINATED"]
+
+    with EmulatedAWS(workdir=tmp_path, delays=LifecycleDelays(bootstrapping=600)) as aws:
+        emr = aws.client("emr")
+        cid = run_cluster(emr)
+        aws.runtime.wait_cluster(cid, C.BOOTSTRAPPING, timeout=10)
+        assert api_state(emr, cid) == "BOOTSTRAPPING"
+        emr.terminate_job_flows(JobFlowIds=[cid])
+        aws.runtime.wait_cluster(cid, timeout=10)
+        assert [s for s, _ in history(aws, cid)] == [
+            "STARTING", "BOOTSTRAPPING", "TERMINATING", "TERMINATED"]  # fmt: skip
+
+
+def test_terminating_delay_is_not_cut_short_by_other_clusters(tmp_path):
+    with EmulatedAWS(workdir=tmp_path, delays=LifecycleDelays(terminating=600)) as aws:
+        emr = aws.client("emr")
+        first = run_cluster(emr, name="first")
+        aws.runtime.wait_cluster(first, C.WAITING, timeout=10)
+        emr.terminate_job_flows(JobFlowIds=[first])
+        # Another cluster starting and running a step notifies the runtime many times.
+        second = run_cluster(emr, name="second", steps=[ok_step()])
+        (sid,) = [s["Id"] for s in emr.list_steps(ClusterId=second)["Steps"]]
+        aws.runtime.wait_step(second, sid, timeout=20)
+        run = aws.runtime.cluster(first)
+        assert run.state is C.TERMINATING
+    # stop() ends the delay: the cluster still reaches its final state
+    assert [s.value for s, _, _ in run.history][-2:] == ["TERMINATING", "TERMINATED"]
 
 
 def test_run_job_flow_steps_run_and_auto_terminate(emulated_aws, emr):
@@ -205,3 +236,32 @@ def test_unsupported_step_fails_with_an_explanation(emulated_aws, emr):
     emulated_aws.runtime.wait_step(cid, sid, timeout=10)
     failure = emr.describe_step(ClusterId=cid, StepId=sid)["Step"]["Status"]["FailureDetails"]
     assert "cannot run locally" in failure["Message"]
+
+
+def test_step_setup_failure_fails_the_step_not_the_cluster(emulated_aws, emr):
+    emulated_aws.runtime.logs_root.write_text("not a folder")  # no step folder can be made
+    cid = run_cluster(emr, steps=[ok_step("a")])
+    (sid,) = [s["Id"] for s in emr.list_steps(ClusterId=cid)["Steps"]]
+    assert emulated_aws.runtime.wait_step(cid, sid, timeout=20).state is S.FAILED
+    failure = emr.describe_step(ClusterId=cid, StepId=sid)["Step"]["Status"]["FailureDetails"]
+    assert failure["Message"].startswith(("FileExistsError", "NotADirectoryError")), failure
+    assert emulated_aws.runtime.wait_cluster(cid, C.WAITING, timeout=10).state is C.WAITING
+
+
+def test_internal_error_mid_step_cancels_the_running_step(emulated_aws, emr, monkeypatch):
+    def broken(run, step):
+        raise RuntimeError("emulator bug")
+
+    monkeypatch.setattr(emulated_aws.runtime, "_run_step", broken)
+    cid = run_cluster(emr, steps=[ok_step("a"), ok_step("b")])
+    emulated_aws.runtime.wait_cluster(cid, timeout=20)
+    status = emr.describe_cluster(ClusterId=cid)["Cluster"]["Status"]
+    assert (status["State"], status["StateChangeReason"]["Code"]) == (
+        "TERMINATED_WITH_ERRORS", "INTERNAL_ERROR")  # fmt: skip
+    assert states(emr, cid) == {"a": "CANCELLED", "b": "CANCELLED"}  # none left RUNNING
+
+
+def test_wait_step_timeout_names_an_unknown_step(emulated_aws, emr):
+    cid = run_cluster(emr)
+    with pytest.raises(TimeoutError, match="it is unknown"):
+        emulated_aws.runtime.wait_step(cid, "s-NOPE", timeout=0)

@@ -111,6 +111,26 @@ def test_throttling_absorbed_by_botocore_retries(emulated_aws, emr):
     assert emulated_aws.faults.throttled == {"DescribeCluster": 2}
 
 
+def test_throttling_query_protocol_operations_answers_in_xml(emulated_aws):
+    # botocore sends IAM/STS/EC2 calls as POST form bodies and parses XML errors.
+    no_retry = Config(retries={"total_max_attempts": 1})
+    iam = emulated_aws.client("iam", config=no_retry)
+    ec2 = emulated_aws.client("ec2", config=no_retry)
+    emulated_aws.faults.throttle("CreateRole", times=1).throttle("DescribeVpcs", times=1)
+    policy = '{"Version": "2012-10-17", "Statement": []}'
+    for call in (lambda: iam.create_role(RoleName="r", AssumeRolePolicyDocument=policy),
+                 ec2.describe_vpcs):  # fmt: skip
+        with pytest.raises(botocore.exceptions.ClientError) as exc:
+            call()
+        assert exc.value.response["Error"]["Code"] == "ThrottlingException"
+        assert exc.value.response["Error"]["Message"] == "Rate exceeded"
+        assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    # the form body reaches moto intact once the throttle is used up
+    assert iam.create_role(RoleName="r", AssumeRolePolicyDocument=policy)["Role"]["RoleName"] == "r"
+    assert ec2.describe_vpcs()["Vpcs"]
+    assert emulated_aws.faults.throttled == {"CreateRole": 1, "DescribeVpcs": 1}
+
+
 def test_version_guard_warns_once_per_cluster(emulated_aws, emr):
     from harness.emr.runtime import SparkVersionMismatchWarning
 

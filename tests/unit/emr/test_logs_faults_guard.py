@@ -1,8 +1,10 @@
+import io
+
 import pytest
 
 from harness.emr.faults import Faults, operation_of
 from harness.emr.logs import error_line, step_log_prefix
-from harness.guard import is_loopback_url
+from harness.guard import EndpointGuard, is_loopback_url
 
 PY_TRACE = """\
 25/10/01 12:00:00 INFO SparkContext: Running Spark version 4.3.0
@@ -73,3 +75,42 @@ def test_operation_of():
 ])  # fmt: skip
 def test_is_loopback_url(url, ok):
     assert is_loopback_url(url) is ok
+
+
+def test_operation_of_reads_form_bodies_and_puts_them_back():
+    body = b"Action=CreateRole&Version=2010-05-08&RoleName=r"
+    environ = {
+        "CONTENT_TYPE": "application/x-www-form-urlencoded; charset=utf-8",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+    }
+    assert operation_of(environ) == "CreateRole"
+    assert environ["wsgi.input"].read() == body  # the application still gets the body
+    s3_put = {"CONTENT_TYPE": "application/octet-stream", "CONTENT_LENGTH": "3",
+              "wsgi.input": io.BytesIO(b"abc")}  # fmt: skip
+    assert operation_of(s3_put) is None
+
+
+def test_throttle_refuses_s3_rest_operations():
+    with pytest.raises(ValueError, match="S3 REST operation"):
+        Faults().throttle("PutObject")
+    assert Faults().throttle("CreateRole", times=1).take_throttle("CreateRole")
+
+
+def test_uninstalling_a_never_installed_guard_leaves_the_installed_one_working():
+    from botocore.endpoint import Endpoint
+
+    original = Endpoint._send
+    installed = EndpointGuard(scrub_credentials=False).install()
+    try:
+        never = EndpointGuard(scrub_credentials=False)
+        never.uninstall()
+        never.uninstall()
+        assert EndpointGuard.active() and Endpoint._send is not original  # still patched
+    finally:
+        installed.uninstall()
+    assert not EndpointGuard.active() and Endpoint._send is original
+    installed.uninstall()  # twice: still a no-op, the count never goes below zero
+    with EndpointGuard(scrub_credentials=False):
+        assert Endpoint._send is not original  # the next install patches again
+    assert Endpoint._send is original
