@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from importlib import import_module
 
-# name -> (help, add_arguments, handler). Handlers import their module lazily, so
-# `python -m harness serve` never pays for Airflow or pyspark imports.
-Command = tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
-COMMANDS: dict[str, Command] = {}
-
-
-def command(name: str, help: str, add_arguments: Callable[[argparse.ArgumentParser], None]):
-    def register(handler: Callable[[argparse.Namespace], int]):
-        COMMANDS[name] = (help, add_arguments, handler)
-        return handler
-
-    return register
+# name -> (help, module, handler). A command's module provides `add_arguments(parser)` and
+# the handler `(args) -> exit code`. Modules are imported only when the command is built or
+# run, and keep their heavy imports (Airflow, pyspark) inside functions, so
+# `python -m harness serve` never pays for them.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "serve": (
+        "run the offline AWS endpoint (S3, IAM, EMR that runs steps) on 127.0.0.1",
+        "harness.serve",
+        "run",
+    ),
+    "run": (
+        "run dags/pipeline_emr.py offline (Airflow dag.test() against the emulated EMR)",
+        "harness.pipeline_run",
+        "main",
+    ),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,50 +30,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="airflow-emr harness: run and test Airflow + EMR pipelines offline.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (help_, add_arguments, handler) in COMMANDS.items():
+    for name, (help_, module_name, handler) in COMMANDS.items():
+        module = import_module(module_name)
         p = sub.add_parser(name, help=help_, description=help_)
-        add_arguments(p)
-        p.set_defaults(handler=handler)
+        module.add_arguments(p)
+        p.set_defaults(handler=getattr(module, handler))
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return int(args.handler(args) or 0)
-
-
-# --- commands -------------------------------------------------------------------------------
-
-
-def _serve_arguments(p: argparse.ArgumentParser) -> None:
-    from harness.serve import add_arguments
-
-    add_arguments(p)
-
-
-@command(
-    "serve",
-    help="run the offline AWS endpoint (S3, IAM, EMR that runs steps) on 127.0.0.1",
-    add_arguments=_serve_arguments,
-)
-def _serve(args: argparse.Namespace) -> int:
-    from harness.serve import run
-
-    return run(args)
-
-
-def _run_arguments(p: argparse.ArgumentParser) -> None:
-    from harness.pipeline_run import add_arguments
-
-    add_arguments(p)
-
-
-@command(
-    "run",
-    help="run dags/pipeline_emr.py offline (Airflow dag.test() against the emulated EMR)",
-    add_arguments=_run_arguments,
-)
-def _run(args: argparse.Namespace) -> int:
-    from harness.pipeline_run import main
-
-    return main(args)
