@@ -7,6 +7,7 @@ Every session installs the locked environment (uv.lock) into its own virtualenv 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import nox
 
@@ -15,6 +16,7 @@ nox.options.sessions = ["lint", "unit", "integration"]
 nox.options.error_on_missing_interpreters = True
 
 PYTHON = "3.11"
+ROOT = Path(__file__).resolve().parent
 #: pyspark minors the Spark unit tests run under: the EMR release's (emr-6.15.0 -> 3.4)
 #: and the project's current one. tests/unit/dags checks the DAG's release is covered.
 SPARK_COMPAT_MINORS = ("3.4", "4.3")
@@ -40,7 +42,7 @@ def _pytest(session: nox.Session, *args: str) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff on everything; spark/ additionally checked for Python 3.7 (the cluster's Python)."""
+    """ruff; spark/ also checked for Python 3.7 (the cluster's Python); import boundaries."""
     _sync(session, groups=("lint",))
     session.run("ruff", "check", ".")
     # spark/ruff.toml sets target-version py37: 3.8+ syntax is reported as invalid-syntax.
@@ -48,6 +50,9 @@ def lint(session: nox.Session) -> None:
     # vermin also sees standard-library calls newer than 3.7 (ruff does not).
     session.run("vermin", "--target=3.7-", "--violations", "--no-tips", "--eval-annotations",
                 "--backport", "typing", SPARK_DIR)
+    # Boundaries (pyproject's [tool.importlinter]): dags/ and spark/ never import the harness,
+    # the emulator core never imports Airflow.
+    session.run("lint-imports", "--no-cache", env={"PYTHONPATH": str(ROOT)})
 
 
 @nox.session(python=PYTHON)
