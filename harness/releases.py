@@ -3,32 +3,36 @@
 One table shared by the DAG checks, the emulator's version guard and `nox -s spark_compat`,
 so "which Spark does my cluster run?" has one answer in the repository.
 
-Sources (read 2026-11-25; versions are the upstream ones, without AWS's "-amzn-N" suffix):
+Sources (read 2026-11-25; versions are upstream ones, without AWS's "-amzn-N" suffix):
 - emr-5.0.0 ... emr-5.34.0 and emr-6.0.0 ... emr-6.5.0, Spark and Hadoop: the Amazon EMR
   release guide's own source, github.com/awsdocs/amazon-emr-release-guide (archived 2023),
   doc_source/Spark-release-history.md and doc_source/Hadoop-release-history.md.
-- Newer labels: docs.aws.amazon.com/emr/latest/ReleaseGuide/ -- emr-release-app-versions-7.x,
-  Spark-release-history (emr-7.8.0 ... emr-7.13.0), Hadoop-release-history (emr-7.7.0 ...
-  emr-7.13.0), the per-release "application versions" tables emr-5360-release (5.33.1-5.36.0),
-  emr-6150-release (6.12.0-6.15.0), emr-6140-release (6.11.1), emr-6100-release (6.8.1-6.10.0),
-  emr-710-release (7.0.0-7.3.0); EMR Serverless release-version-6100/6120/6140/740/750/790 pages
-  (Spark, same upstream version as on EC2 for those labels).
-- Cells of emr-5.35.0, emr-5.36.0 (Spark), emr-6.6.0 ... emr-6.11.x and emr-7.0.0 ... emr-7.7.0
-  (Spark) and emr-6.6.0 ... emr-6.8.0, 6.10.1, 6.11.0, 7.4.0 ... 7.6.0 (Hadoop) that those page
-  excerpts did not show come from a public compilation checked cell by cell against the two
-  "Application versions in Amazon EMR 6.x/7.x releases" pages and the EMR on EKS release notes
-  (github.com/EdgarSocrates98/spark-forge-aws, knowledge/emr/runtime-matrix.md and
-  knowledge/emr-eks/runtime-matrix.md); they agree with every AWS cell read here.
+- Later labels, from https://docs.aws.amazon.com/emr/latest/ReleaseGuide/ :
+  emr-release-app-versions-5.x/6.x/7.x and emr-release-6x (the label lists);
+  Spark-release-history (Spark, emr-7.8.0 ... emr-7.13.0); Hadoop-release-history (Hadoop,
+  emr-7.7.0 ... emr-7.13.0); the per-release "application versions" tables of emr-5360-release
+  (Hadoop, Python: 5.33.1 ... 5.36.0), emr-6150-release and emr-6140-release (6.11.1 ...
+  6.15.0), emr-6100-release (6.8.1 ... 6.10.0), emr-710-release (7.0.0 ... 7.3.0).
+  And https://docs.aws.amazon.com/emr/latest/EMR-Serverless-UserGuide/release-version-NNN for
+  Spark of 6.6.0, 6.8.0, 6.10.0 ... 6.15.0, 7.0.0, 7.1.0, 7.3.0 ... 7.7.0 (EMR Serverless runs
+  the same upstream Spark as EMR on EC2 for a label).
+- The cells those pages did not show -- Spark of emr-5.35.0, 5.36.0, 6.7.0, 6.8.1, 6.9.0,
+  6.9.1, 6.10.1, 6.11.1, 7.2.0; Hadoop of 6.6.0 ... 6.8.0, 6.10.1, 6.11.0, 7.4.0 ... 7.6.0 --
+  come from a public compilation checked cell by cell against AWS's "Application versions"
+  pages and the EMR on EKS release notes: github.com/EdgarSocrates98/spark-forge-aws,
+  knowledge/emr/runtime-matrix.md and knowledge/emr-eks/runtime-matrix.md. It agrees with
+  every AWS cell read here.
 - python is the interpreter PySpark uses by default: 2.7 before emr-5.30.0 ("Python 3 is the
   default for Amazon EMR version 5.30.0 and later", emr-5300-release); 3.7 on Amazon Linux 2
-  (the app-version tables list "2.7, 3.7"; "Python 3 is now the default", emr-600-release);
-  3.9 on 7.x (tables list "3.9" for 7.0.0, "3.9, 3.11" after); 3.11 from emr-7.13.0 ("Python
-  3.11 is now the default Python version for PySpark and Spark workloads", its release notes).
+  (the tables list "2.7, 3.7"; "Python 3 is now the default version of Python in EMR",
+  emr-600-release); 3.9 on 7.x (tables: "3.9" for 7.0.0, "3.9, 3.11" after); 3.11 from
+  emr-7.13.0 ("Python 3.11 is now the default Python version for PySpark and Spark
+  workloads", its release notes as quoted by the compilation above; not read first-hand).
 - amazon_linux: "1" (the Amazon Linux AMI) before emr-5.30.0, "2" from 5.30.0 ("In EMR version
   5.30.0 and later, EMR uses Amazon Linux 2") and for 6.x ("Amazon Linux 2 is the operating
   system for the EMR 6.x release series"), "2023" for 7.x.
-Not in the table (no source read for their Spark version): emr-5.0.1, emr-5.0.2, emr-5.36.1,
-emr-5.36.2.
+Not in the table (AWS lists them; no source read gave their Spark version): emr-5.0.1,
+emr-5.0.2, emr-5.36.1, emr-5.36.2.
 """
 
 from __future__ import annotations
