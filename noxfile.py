@@ -93,3 +93,10 @@ def bench(session: nox.Session) -> None:
     for script in sorted(os.listdir(BENCHMARKS)):
         if script.endswith(".py"):
             session.run("python", f"{BENCHMARKS}/{script}")
+
+
+@nox.session(python=PYTHON)
+def moto_emr(session: nox.Session) -> None:
+    """moto's own EMR API tests, in server mode, against the emulator (divergences listed)."""
+    _sync(session)
+    session.run("python", "tests/conformance/moto_emr_suite.py", *session.posargs)

@@ -1,0 +1,149 @@
+"""Run moto's own EMR API tests (tests/test_emr/test_emr_boto3.py) against the emulator.
+
+    python tests/conformance/moto_emr_suite.py [-k EXPR] [--keep]
+
+The module comes from moto's source distribution at the locked version (URL and sha256 read
+from uv.lock, verified, cached under .harness/cache/). It runs in moto's *server mode*
+(`TEST_SERVER_MODE=true`) against `python -m harness serve`, so every call crosses HTTP into the
+emulator, as a DAG's calls do.
+
+The emulator diverges from moto on purpose (a cluster boots through STARTING/BOOTSTRAPPING, a
+step really runs): those tests are listed in `DIVERGENCES` with the reason. The script exits 1
+when a test fails that is not listed (an API-shape regression) or when a listed one passes (the
+list is stale), and prints a table either way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import subprocess
+import sys
+import tarfile
+import tomllib
+import urllib.request
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+MODULE = "tests/test_emr/test_emr_boto3.py"
+
+#: test name -> why the emulator answers differently from moto (intentional divergences).
+DIVERGENCES: dict[str, str] = {
+    "test_list_clusters": (
+        "a cluster terminated while still STARTING never became ready, so its Timeline has no "
+        "ReadyDateTime (as on EMR); moto marks every cluster ready at creation"
+    ),
+}
+
+
+def moto_sdist() -> tuple[str, str, str]:
+    """(version, url, sha256) of moto's sdist as locked in uv.lock."""
+    lock = tomllib.loads((ROOT / "uv.lock").read_text(encoding="utf-8"))
+    for pkg in lock["package"]:
+        if pkg["name"] == "moto":
+            sdist = pkg["sdist"]
+            return pkg["version"], sdist["url"], sdist["hash"].removeprefix("sha256:")
+    raise SystemExit("moto is not in uv.lock")
+
+
+def fetch_tests(cache: Path) -> Path:
+    version, url, sha256 = moto_sdist()
+    target = cache / f"moto-{version}-tests"
+    if (target / MODULE).exists():
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    archive = cache / url.rsplit("/", 1)[-1]
+    if not archive.exists():
+        print(f"downloading {url}", flush=True)
+        partial = archive.with_suffix(".partial")
+        with urllib.request.urlopen(url, timeout=120) as resp, partial.open("wb") as out:
+            while chunk := resp.read(1 << 20):
+                out.write(chunk)
+        partial.replace(archive)
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    if digest != sha256:
+        archive.unlink()
+        raise SystemExit(f"{archive.name}: sha256 {digest} != {sha256} (uv.lock)")
+    prefix = f"moto-{version}/"
+    wanted = ("tests/__init__.py", "tests/test_emr/__init__.py", MODULE)
+    with tarfile.open(archive) as tar:
+        for name in wanted:
+            member = tar.getmember(prefix + name)
+            data = tar.extractfile(member)
+            assert data is not None
+            path = target / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data.read())
+    return target
+
+
+def start_emulator(workdir: Path) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness", "serve", "--workdir", str(workdir)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:  # the ready line carries the URL; EOF means it died
+        if "emulated AWS ready at " in line:
+            return proc, line.split("ready at ", 1)[1].split()[0]
+        print(line, end="")
+    raise SystemExit(f"`python -m harness serve` exited {proc.wait()} before it was ready")
+
+
+def results(junit: Path) -> dict[str, tuple[str, str]]:
+    """test name -> (outcome, first line of the failure)."""
+    out = {}
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        name = case.get("name", "?")
+        outcome, detail = "passed", ""
+        for tag in ("failure", "error", "skipped"):
+            el = case.find(tag)
+            if el is not None:
+                outcome = "skipped" if tag == "skipped" else "failed"
+                detail = (el.get("message") or el.text or "").strip().splitlines()[0][:160]
+        out[name] = (outcome, detail)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-k", default=None, help="pytest -k expression")
+    args = parser.parse_args()
+    cache = Path(os.environ.get("HARNESS_CACHE_DIR") or ROOT / ".harness" / "cache")
+    tests_root = fetch_tests(cache)
+    workdir = cache.parent / "moto-emr-suite"
+    proc, url = start_emulator(workdir)
+    junit = workdir / "junit.xml"
+    try:
+        env = {**os.environ, "TEST_SERVER_MODE": "true", "TEST_SERVER_MODE_ENDPOINT": url,
+               "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+               "AWS_DEFAULT_REGION": "us-east-1"}
+        env.pop("AWS_PROFILE", None)
+        argv = [sys.executable, "-m", "pytest", MODULE, "-q", "-p", "no:cacheprovider",
+                "-p", "no:harness", "--junitxml", str(junit), "-o", "addopts=",
+                "--rootdir", str(tests_root)]
+        if args.k:
+            argv += ["-k", args.k]
+        subprocess.run(argv, cwd=tests_root, env=env, check=False)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    seen = results(junit)
+    unexpected = {n: d for n, (o, d) in seen.items() if o == "failed" and n not in DIVERGENCES}
+    stale = [n for n in DIVERGENCES if seen.get(n, ("",))[0] == "passed"]
+    counts = {o: sum(1 for v in seen.values() if v[0] == o) for o in ("passed", "failed",
+                                                                       "skipped")}
+    print(f"\nmoto {moto_sdist()[0]} {MODULE} against the emulator: {counts}")
+    for name, (outcome, detail) in sorted(seen.items()):
+        if outcome != "passed":
+            why = DIVERGENCES.get(name, "UNEXPECTED: " + detail)
+            print(f"  {outcome:7} {name}: {why}")
+    for name in stale:
+        print(f"  STALE   {name}: listed as a divergence but passes")
+    return 1 if unexpected or stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
