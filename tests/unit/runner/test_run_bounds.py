@@ -1,4 +1,4 @@
-"""Local bounds on waiting (harness.run_bounds) and how waits are reported: no Airflow, no server."""
+"""Local bounds on waiting (harness.run_bounds) and how waits are reported: no Airflow."""
 
 from __future__ import annotations
 
