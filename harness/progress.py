@@ -253,9 +253,3 @@ def install() -> None:
 def activate(recorder: Recorder | None) -> None:
     global _ACTIVE
     _ACTIVE = recorder
-
-
-def waiting(task_id: str, detail: str) -> None:
-    """Report a waiting task to the active run's recorder (called from wrapped sensors)."""
-    if _ACTIVE is not None:
-        _ACTIVE.waiting(task_id, detail)

@@ -161,6 +161,8 @@ def instrument(
         if deadline is not None and hasattr(type(task), "prepare_for_execution"):
             _wrap_prepare(task, deadline)
             done.append(f"{task.task_id}.execution_timeout: capped to the run's budget left")
+        elif "prepare_for_execution" in vars(task):
+            del task.prepare_for_execution  # an earlier run's deadline on a reused DAG object
     return done
 
 

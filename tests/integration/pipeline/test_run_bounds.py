@@ -72,3 +72,34 @@ def test_run_timeout_stops_a_hung_step_and_the_teardown_terminates_the_cluster(
     assert result.task_states["terminar_cluster_emr"] == "success"  # the teardown still ran
     assert expected in result.failure_report()
     assert_nothing_running(pipeline_aws, result)
+
+
+def test_killed_worker_is_reported_and_its_clusters_terminated(pipeline_aws, dags_folder):
+    # The worker is killed the way the parent's timeout backstop kills it, at a known point:
+    # while the step sensor waits on a hung step (a timer would make the test depend on speed).
+    from harness.dag_runner import prepare_dag_run
+
+    pipeline_aws.faults.hang_step("processar-vendas-spark")
+    events = []
+    with prepare_dag_run("pipeline_emr", dags_folder=dags_folder,
+                         variables=LAYOUT.variables()) as prepared:  # fmt: skip
+
+        def progress(event):
+            events.append(event)
+            if event.task_id == "aguardar_step_spark" and event.state == "waiting":
+                prepared._kill_for_timeout()
+
+        result = prepared.run(aws=pipeline_aws, timeout=600, progress=progress)
+
+    assert not result.ok
+    assert result.isolation == "subprocess"
+    assert result.timed_out["how"] == "worker killed"
+    assert result.timed_out["task_id"] == "aguardar_step_spark"
+    assert result.timed_out["waiting_for"].startswith("step s-")
+    assert result.task_states["aguardar_step_spark"] == "failed"
+    assert result.task_states["criar_cluster_emr"] == "success"
+    report = result.failure_report()
+    assert "the DAG worker was killed" in report and result.timed_out["waiting_for"] in report
+    # No teardown ran in the worker: the harness terminated the cluster the run created.
+    (cluster,) = pipeline_aws.client("emr").list_clusters()["Clusters"]
+    assert cluster["Status"]["State"] in ("TERMINATING", "TERMINATED"), cluster["Status"]

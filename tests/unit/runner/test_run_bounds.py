@@ -204,3 +204,34 @@ def test_failure_report_names_what_a_failed_sensor_waited_for():
                           errors={"v": "AirflowSensorTimeout: Sensor has timed out"},
                           waits={"v": "s3://b/input/x.csv (not there)"})
     assert "    was waiting for: s3://b/input/x.csv (not there)" in result.failure_report()
+
+
+def test_cli_bounds_parse_and_reject_nonsense(capsys):
+    import argparse
+
+    from harness.pipeline_run import add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--timeout", "90", "--sensor-timeout", "5"])
+    assert (args.timeout, args.sensor_timeout) == (90.0, 5.0)
+    assert parser.parse_args([]).timeout is None  # unbounded unless asked
+    for bad in ("0", "-3", "abc", "inf", "nan"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["--timeout", bad])
+        assert "expected a positive number of seconds" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", [0, -1, float("inf")])
+def test_run_dag_rejects_a_timeout_that_is_not_a_positive_duration(bad):
+    from harness.dag_runner import run_dag
+
+    with pytest.raises(ValueError, match="timeout must be a positive number of seconds"):
+        run_dag("x", timeout=bad)
+
+
+def test_a_reused_dag_object_loses_an_earlier_runs_deadline():
+    work = Operator(task_id="w", execution_timeout=None)
+    instrument([work], on_wait=lambda *a: None, deadline=Deadline(5, fail_with=Fail))
+    instrument([work], on_wait=lambda *a: None)
+    assert work.prepare_for_execution().execution_timeout is None
