@@ -46,8 +46,13 @@ CLUSTER_ID = "{{ task_instance.xcom_pull(task_ids='criar_cluster_emr', key='retu
 STEP_ID = "{{ task_instance.xcom_pull(task_ids='adicionar_steps_spark', key='return_value')[0] }}"
 
 
-class InvalidSettingError(ValueError):
-    """An Airflow Variable holds a value the pipeline cannot use (names the Variable)."""
+class InvalidSettingError(AirflowFailException, ValueError):
+    """An Airflow Variable holds a value the pipeline cannot use (names the Variable).
+
+    An ``AirflowFailException``: the task fails at once instead of retrying, since a bad Variable
+    does not heal between tries. Airflow 3's task runner renders templates inside the same
+    ``try`` as ``execute`` and maps this exception to FAILED without consulting ``retries``.
+    """
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,11 @@ What it does, in order:
    rescheduled tasks once a second; deferrable sensors run their trigger inline, which has no
    timeout), ``retry_delay`` becomes 0 (retry *counts* stay the DAG's unless ``retries=`` is
    given), and ``deferrable=True`` makes the EMR step sensor(s) deferrable (their trigger polls in
-   whole seconds). Every change is listed in ``result.overrides``.
+   whole seconds). Input sensors (waiting for data to appear) wait at most
+   ``run_bounds.INPUT_SENSOR_TIMEOUT`` s unless ``sensor_timeout`` says otherwise; job sensors
+   keep the DAG's timeout. Sensors report what they wait for ("waiting" events), and
+   ``timeout=`` bounds the whole run (``harness.run_bounds``, docs/run-bounds.md). Every change
+   is listed in ``result.overrides``.
 4. **Progress per task as it happens** through an Airflow listener; each task's log lines are
    captured into ``result.logs`` (Airflow's console output is kept off the terminal unless
    ``echo_logs=True``).
@@ -55,6 +59,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
@@ -62,7 +67,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from harness import airflow_home
+from harness import airflow_home, run_bounds
 from harness.progress import Recorder, TaskEvent
 
 __all__ = [
@@ -76,6 +81,10 @@ __all__ = [
 ]
 
 DEFAULT_POKE_INTERVAL = 0.2
+#: Seconds past the run's timeout after which a subprocess worker that has not finished (stuck
+#: where the in-worker deadline cannot reach, e.g. an inline trigger) is killed: the worker's
+#: own deadline handling plus a teardown's grace come first.
+WORKER_KILL_GRACE = run_bounds.TEARDOWN_GRACE + 30.0
 #: Class names (anywhere in a task's MRO) that `deferrable=True` switches to deferrable.
 STEP_SENSOR_CLASSES = ("EmrStepSensor",)
 #: States of an EMR cluster that still runs (or will) and costs money on AWS.
@@ -112,6 +121,10 @@ class DagRunResult:
     timings: dict[str, float] = field(default_factory=dict)  # phase -> seconds
     airflow_home: str | None = None
     isolation: str = "in-process"
+    waits: dict[str, str] = field(default_factory=dict)  # task id -> what it last waited for
+    #: Set when the whole-run timeout stopped the run: timeout, elapsed, task_id, waiting_for,
+    #: how ("task stopped": failed without retry, teardowns ran; or "worker killed").
+    timed_out: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -157,10 +170,24 @@ class DagRunResult:
                 " although tasks failed: Airflow judged the run by its leaves only (a teardown with"
                 " on_failure_fail_dagrun=True hides failures upstream of it)"
             )
+        if self.timed_out:
+            t = self.timed_out
+            line = (f"  run timed out: the {t['timeout']:g} s budget (--timeout) was used up "
+                    f"after {t['elapsed']:.1f} s")
+            if t.get("task_id"):
+                line += f" while {t['task_id']} was running"
+            if t.get("waiting_for"):
+                line += f", waiting for {t['waiting_for']}"
+            if t.get("how") == "worker killed":
+                line += ("; the DAG worker was killed, so no teardown ran: the harness "
+                         "terminated the clusters the run created")
+            out.append(line)
         for task_id in self.failed_tasks or ["(no task failed: see the run log)"]:
             out.append(f"  failed task: {task_id}")
             if task_id in self.errors:
                 out.append(f"    error: {self.errors[task_id]}")
+            if task_id in self.waits:
+                out.append(f"    was waiting for: {self.waits[task_id]}")
         for step in self.step_failures:
             out.append(
                 f"  EMR step {step['step_id']} ({step.get('name')}) "
@@ -203,12 +230,8 @@ class Override:
         return f"{self.task_id}.{self.attr}: {self.old!r} -> {self.new!r}"
 
 
-def _class_names(task: Any) -> set[str]:
-    return {c.__name__ for c in type(task).__mro__}
-
-
-def _is_sensor(task: Any) -> bool:
-    return hasattr(task, "poke_interval") and hasattr(task, "mode")
+_class_names = run_bounds.class_names
+_is_sensor = run_bounds.is_sensor
 
 
 def plan_overrides(
@@ -225,7 +248,10 @@ def plan_overrides(
     ``exponential_backoff`` off, ``deferrable`` off, except EMR step sensors when ``deferrable``
     is true: those become deferrable with a whole-second interval (their trigger's ``waiter_delay``
     is ``int(poke_interval)``) and ``max_attempts`` covering their timeout.
-    ``sensor_timeout`` (one value, or per task id) replaces sensors' ``timeout``.
+    Timeouts: input sensors (any sensor but a job sensor, ``run_bounds.is_job_sensor``) wait at
+    most ``run_bounds.INPUT_SENSOR_TIMEOUT`` s; job sensors keep the DAG's timeout.
+    ``sensor_timeout`` changes that: one value replaces input sensors' timeout (job sensors keep
+    theirs), a mapping sets the timeout of the sensors it names (any kind) by task id.
     Every task: ``retry_delay`` 0, no exponential backoff, ``retries`` replaced when given;
     operators that wait with a boto waiter get ``waiter_delay`` of at most 1 s.
     """
@@ -241,9 +267,12 @@ def plan_overrides(
     for task in tasks:
         if _is_sensor(task):
             timeout = task.timeout
+            job_sensor = run_bounds.is_job_sensor(task)
+            if not job_sensor:
+                timeout = min(float(timeout), run_bounds.INPUT_SENSOR_TIMEOUT)
             if isinstance(sensor_timeout, Mapping):
                 timeout = sensor_timeout.get(task.task_id, timeout)
-            elif sensor_timeout is not None:
+            elif sensor_timeout is not None and not job_sensor:
                 timeout = sensor_timeout
             want(task, "timeout", timeout)
             step_sensor = bool(_class_names(task) & set(STEP_SENSOR_CLASSES))
@@ -294,6 +323,7 @@ class RunSpec:
     retries: int | None
     conf: dict[str, Any] | None
     echo_logs: bool
+    timeout: float | None = None  # the whole run's budget, seconds
 
 
 def _run_env(spec: RunSpec) -> dict[str, str]:
@@ -430,6 +460,9 @@ def _run_in_process(
                                   deferrable=spec.deferrable, sensor_timeout=spec.sensor_timeout,
                                   retries=spec.retries)
             apply_overrides(dag, plan)
+            deadline = run_bounds.Deadline(spec.timeout) if spec.timeout else None
+            instrumented = run_bounds.instrument(dag.tasks, on_wait=recorder.waiting,
+                                                 deadline=deadline)
             t, cpu = time.perf_counter(), time.process_time()
             dr = dag.test(run_conf=spec.conf)
             timings["dag_test"] = time.perf_counter() - t
@@ -449,7 +482,7 @@ def _run_in_process(
                      and task_states[ti.task_id] not in ("skipped", "upstream_failed")}
         xcoms = _xcoms(dag.dag_id, dr.run_id)
         # Tasks that never ran (upstream failed, skipped) get their line too.
-        seen = {e.task_id for e in recorder.events if e.state != "running"}
+        seen = {e.task_id for e in recorder.events if e.state not in ("running", "waiting")}
         for task_id, state in task_states.items():
             if task_id not in seen and state in FINISHED_TASK_STATES:
                 recorder.emit(TaskEvent(task_id, state))
@@ -465,10 +498,18 @@ def _run_in_process(
         errors=dict(recorder.errors),
         logs={k: "\n".join(v) for k, v in recorder.logs.items()},
         events=[e.to_dict() for e in recorder.events],
-        overrides=[str(o) for o in plan],
+        overrides=[str(o) for o in plan] + instrumented,
         timings=timings,
         airflow_home=str(home),
+        waits=dict(recorder.waits),
+        timed_out=_timed_out(deadline, "task stopped"),
     )
+
+
+def _timed_out(deadline: run_bounds.Deadline | None, how: str) -> dict[str, Any] | None:
+    if deadline is None or deadline.hit is None:
+        return None
+    return {"timeout": deadline.seconds, "how": how, **deadline.hit}
 
 
 def _topo_index(dag: Any, task_id: str) -> int:
@@ -550,6 +591,12 @@ class PreparedRun:
             )
         os.close(events_w)
         self._used = False
+        self._killed = False
+
+    def _kill_for_timeout(self) -> None:
+        self._killed = True
+        with contextlib.suppress(ProcessLookupError):
+            self._proc.kill()
 
     def run(self, *, aws: Any = None, progress: ProgressCallback | None = None,
             **kwargs: Any) -> DagRunResult:  # fmt: skip
@@ -567,6 +614,7 @@ class PreparedRun:
             self.close()
         result.timings["run_dag"] = time.perf_counter() - t0
         if url:
+            _after_kill(aws, url, region, since, result)
             _inspect(aws, url, region, since, result)
         return result
 
@@ -578,10 +626,29 @@ class PreparedRun:
             self._proc.stdin.close()
         except BrokenPipeError:
             pass  # the worker died while preparing: reported below
-        with os.fdopen(self._events_r) as events:
-            for line in events:
-                if progress is not None:
-                    progress(TaskEvent(**json.loads(line)))
+        seen: list[TaskEvent] = []
+        started = time.monotonic()
+        killer = None
+        if spec.timeout:
+            # The backstop of the worker's own deadline: the pipe ends when the worker dies.
+            killer = threading.Timer(spec.timeout + WORKER_KILL_GRACE, self._kill_for_timeout)
+            killer.daemon = True
+            killer.start()
+        try:
+            with os.fdopen(self._events_r) as events:
+                for line in events:
+                    event = TaskEvent(**json.loads(line))
+                    seen.append(event)
+                    if progress is not None:
+                        progress(event)
+        finally:
+            if killer is not None:
+                killer.cancel()
+        if self._killed and not self._result_path.exists():
+            self._proc.wait()
+            result = killed_result(spec, seen, time.monotonic() - started)
+            result.isolation = "subprocess"
+            return result
         if not self._result_path.exists():  # no result: let the worker finish dying
             self._proc.wait()
         if not self._result_path.exists():
@@ -625,6 +692,43 @@ def _run_in_subprocess(spec: RunSpec, progress: ProgressCallback | None) -> DagR
     with PreparedRun(spec.dag_id, dags_folder=spec.dags_folder,
                      variables=spec.variables) as prepared:  # fmt: skip
         return prepared._execute(spec, progress)
+
+
+def killed_result(spec: RunSpec, events: list[TaskEvent], elapsed: float) -> DagRunResult:
+    """What is known of a run whose worker was killed at its timeout: its progress events."""
+    states: dict[str, str] = {}
+    waits: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    for e in events:
+        if e.state == "waiting":
+            waits[e.task_id] = e.detail or ""
+        else:
+            states[e.task_id] = e.state
+        if e.error:
+            errors[e.task_id] = e.error
+    current = next((t for t, s in reversed(states.items()) if s == "running"), None)
+    timed_out = {"timeout": spec.timeout, "elapsed": elapsed, "task_id": current,
+                 "waiting_for": waits.get(current) if current else None, "how": "worker killed"}
+    if current is not None:
+        states[current] = "failed"
+        errors[current] = (f"killed: the run's {spec.timeout:g} s budget was used up after "
+                           f"{elapsed:.1f} s" + (f", waiting for {waits[current]}"
+                                                 if current in waits else ""))
+    return DagRunResult(dag_id=spec.dag_id, run_id=None, state="failed", task_states=states,
+                        durations={}, xcoms={}, errors=errors, waits=waits,
+                        events=[e.to_dict() for e in events], timed_out=timed_out)
+
+
+def _after_kill(aws: Any, url: str, region: str, since: datetime, result: DagRunResult) -> None:
+    """A killed worker ran no teardown: terminate the clusters this run created."""
+    if not (result.timed_out and result.timed_out.get("how") == "worker killed"):
+        return
+    emr = _client(aws, "emr", url, region)
+    ids = [c["Id"] for page in emr.get_paginator("list_clusters").paginate(
+        CreatedAfter=since, ClusterStates=list(ACTIVE_CLUSTER_STATES[:-1]))
+        for c in page["Clusters"]]
+    if ids:
+        emr.terminate_job_flows(JobFlowIds=ids)
 
 
 # ------------------------------------------------------------------------- the emulator
@@ -738,7 +842,10 @@ def _spec(
     retries: int | None = None,
     conf: Mapping[str, Any] | None = None,
     echo_logs: bool = False,
+    timeout: float | None = None,
 ) -> tuple[RunSpec, str | None, str]:
+    if timeout is not None and not 0 < timeout < math.inf:
+        raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
     url, aws_region, extra_env = _endpoint_of(aws)
     region = region or aws_region or "us-east-1"
     spec = RunSpec(
@@ -757,6 +864,7 @@ def _spec(
         retries=retries,
         conf=dict(conf) if conf is not None else None,
         echo_logs=echo_logs,
+        timeout=float(timeout) if timeout is not None else None,
     )
     return spec, url, region
 
@@ -778,6 +886,7 @@ def run_dag(
     echo_logs: bool = False,
     isolation: str = "auto",
     faults: Callable[[Any], Any] | None = None,
+    timeout: float | None = None,
 ) -> DagRunResult:
     """Run ``dag_id`` from ``dags_folder`` once under ``dag.test()`` and report what happened.
 
@@ -787,7 +896,9 @@ def run_dag(
     :param variables: Airflow Variables, injected as ``AIRFLOW_VAR_*`` for this run only.
     :param poke_interval: sensors' interval in seconds (the DAG's own is kept if lower).
     :param deferrable: run the EMR step sensor(s) deferrable (trigger inline, 1 s interval).
-    :param sensor_timeout: replaces sensors' ``timeout`` (seconds; one value or per task id).
+    :param sensor_timeout: seconds; one value: the timeout of input sensors (sensors waiting
+        for data to appear; default ``run_bounds.INPUT_SENSOR_TIMEOUT``, job sensors such as
+        the EMR step sensor keep the DAG's); a mapping: the timeout of the sensors it names.
     :param retries: replaces every task's retry count (None: the DAG's own; delays are 0 anyway).
     :param progress: called with a ``TaskEvent`` per state change (``print`` prints a line).
     :param conf: the DAG run's conf (``dag_run.conf`` / params).
@@ -796,6 +907,11 @@ def run_dag(
         imported here with another configuration).
     :param faults: called with ``aws.faults`` before the run, to arm injected failures, e.g.
         ``faults=lambda f: f.throttle("DescribeStep", times=3)``.
+    :param timeout: the whole run's budget in seconds (None: unbounded). A task still waiting
+        or running when it is used up fails without retry, teardowns still run (for at most
+        ``run_bounds.TEARDOWN_GRACE`` s more) and ``result.timed_out`` says where the run stood.
+        A subprocess worker that has not finished ``WORKER_KILL_GRACE`` s after that is killed
+        (and the clusters the run created are terminated). See docs/run-bounds.md.
     """
     if faults is not None:
         if not hasattr(aws, "faults"):
@@ -804,7 +920,7 @@ def run_dag(
     spec, url, region = _spec(
         dag_id, dags_folder, aws, variables=variables, region=region, conn_id=conn_id,
         poke_interval=poke_interval, deferrable=deferrable, sensor_timeout=sensor_timeout,
-        retries=retries, conf=conf, echo_logs=echo_logs,
+        retries=retries, conf=conf, echo_logs=echo_logs, timeout=timeout,
     )
     if isolation not in ("auto", "in-process", "subprocess"):
         raise ValueError(
@@ -820,5 +936,6 @@ def run_dag(
     result = engine(spec, progress)
     result.timings["run_dag"] = time.perf_counter() - t0
     if url:
+        _after_kill(aws, url, region, since, result)
         _inspect(aws, url, region, since, result)
     return result

@@ -129,6 +129,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="emulator workdir (S3 mirror, step logs); default .harness/runs/<stamp>")
     p.add_argument("--poke-interval", type=float, default=0.2)
     p.add_argument("--deferrable", action="store_true", help="run the step sensor deferrable")
+    p.add_argument("--sensor-timeout", type=_seconds, default=None, metavar="SECONDS",
+                   help="how long input sensors (validar_entrada) wait for their data; default "
+                        "30 (the step sensor keeps the DAG's timeout; bound it with --timeout)")
+    p.add_argument("--timeout", type=_seconds, default=None, metavar="SECONDS",
+                   help="bound the whole DAG run: a task still running then fails without "
+                        "retry, the teardown still terminates the cluster, exit 1")
     p.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
                    help="extra Airflow Variable (repeatable)")
     p.add_argument("--echo-logs", action="store_true", help="show Airflow's own console log")
@@ -137,6 +143,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "once, while Airflow starts) instead of a cold spark-submit")
     p.add_argument("--timings", default=None, metavar="PATH",
                    help="write where the time went (phases, tasks, the Spark step) as JSON")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
 
 
 def _parse_vars(pairs: list[str]) -> dict[str, str]:
@@ -187,7 +203,9 @@ def main(args: argparse.Namespace, out: Callable[[str], Any] = print) -> int:
                 f"from {args.dags_folder}/ under Airflow's dag.test()")
             result = prepared.run(aws=aws, poke_interval=args.poke_interval,
                                   deferrable=args.deferrable, progress=out,
-                                  echo_logs=args.echo_logs)
+                                  echo_logs=args.echo_logs,
+                                  sensor_timeout=getattr(args, "sensor_timeout", None),
+                                  timeout=getattr(args, "timeout", None))
             phase("run_dag")
             if args.timings:
                 _write_timings(Path(args.timings), aws, result, phases)

@@ -66,7 +66,8 @@ def test_happy_path(run_pipeline, pipeline_aws, spark, tmp_path):
     step = pipeline_aws.client("emr").describe_step(ClusterId=cluster_id, StepId=step_id)["Step"]
     assert step["Status"]["State"] == "COMPLETED"
     # Progress came per task, as it happened: running then success, in DAG order.
-    assert [(e.task_id, e.state) for e in events if e.task_id in TASKS] == [
+    assert [(e.task_id, e.state) for e in events
+            if e.task_id in TASKS and e.state != "waiting"] == [
         (t, s) for t in TASKS for s in ("running", "success")
     ]
 
@@ -112,6 +113,12 @@ def test_input_missing_fails_before_any_cluster(dag_runner, emulated_aws, isolat
     assert emulated_aws.client("emr").list_clusters()["Clusters"] == []  # never created
     assert result.isolation == expected
     assert ("validar_entrada", "failed") in [(e.task_id, e.state) for e in events]
+    # The wait was visible while it lasted (through the worker's event pipe too) and the
+    # report names what was waited for.
+    input_url = f"s3://{LAYOUT.bucket}/{LAYOUT.input_key}"
+    waiting = [str(e) for e in events if e.task_id == "validar_entrada" and e.state == "waiting"]
+    assert waiting and f"waiting for {input_url} (not there)" in waiting[0], waiting
+    assert f"was waiting for: {input_url} (not there)" in result.failure_report()
     assert_nothing_running(emulated_aws, result)
 
 
