@@ -23,7 +23,6 @@ import os
 import sys
 import threading
 import traceback
-import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,15 +45,10 @@ __all__ = [
     "ClusterRun",
     "EmrRuntime",
     "LifecycleDelays",
-    "SparkVersionMismatchWarning",
     "StepRun",
 ]
 
 log = logging.getLogger("harness.emr")
-
-
-class SparkVersionMismatchWarning(UserWarning):
-    """The cluster's EMR release runs another Spark minor than the local pyspark."""
 
 
 @dataclass(frozen=True)
@@ -765,10 +759,11 @@ class EmrRuntime:
             return
         with self._cond:
             self._version_warnings.append(problem)
-        # One channel only (a warning), or the CLI prints it twice.
-        log.debug("%s", problem)
+        # A log record, not a Python warning: this runs inside the RunJobFlow request, where
+        # `-W error` would turn a warning into a 500 that botocore retries (a cluster per try).
+        # Strict mode reports it as the cluster's VALIDATION_ERROR instead.
         if not self.strict_versions:
-            warnings.warn(problem, SparkVersionMismatchWarning, stacklevel=2)
+            log.warning("%s", problem)
 
     def _strict_version_error(self, run: ClusterRun) -> str | None:
         if not self.strict_versions:
