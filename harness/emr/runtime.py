@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import os
+import re
 import sys
 import threading
 import traceback
@@ -98,6 +99,9 @@ class ClusterRun:
     history: list[tuple[ClusterState, str | None, _dt.datetime]] = field(default_factory=list)
     thread: threading.Thread | None = None
     any_step_failed: bool = False
+    #: the `app/<id>` of the RunJobFlow request's User-Agent (botocore's `user_agent_appid`,
+    #: `AWS_SDK_UA_APP_ID`): who created the cluster, e.g. one `run_dag` call
+    app_id: str | None = None
 
     @property
     def id(self) -> str:
@@ -168,7 +172,7 @@ class EmrRuntime:
         def run_job_flow(resp: Any) -> Any:
             result = orig_run(resp)
             cluster = resp.backend.clusters[result.result["JobFlowId"]]
-            runtime.on_cluster_created(cluster)
+            runtime.on_cluster_created(cluster, user_agent=resp.headers.get("User-Agent", ""))
             return result
 
         def add_job_flow_steps(backend: Any, job_flow_id: str, steps: list) -> list:
@@ -239,10 +243,10 @@ class EmrRuntime:
     # ------------------------------------------------------------------------------------------
     # events from the API (HTTP threads)
     # ------------------------------------------------------------------------------------------
-    def on_cluster_created(self, cluster: Any) -> None:
+    def on_cluster_created(self, cluster: Any, *, user_agent: str = "") -> None:
         _enrich(cluster)
         with self._cond:
-            run = ClusterRun(moto=cluster)
+            run = ClusterRun(moto=cluster, app_id=app_id_of(user_agent))
             self._clusters[cluster.id] = run
             # Undo moto's instant lifecycle: a new cluster is STARTING with nothing run yet.
             cluster.ready_datetime = None
@@ -336,9 +340,12 @@ class EmrRuntime:
             except KeyError:
                 raise KeyError(f"unknown cluster {cluster_id!r}") from None
 
-    def clusters(self) -> list[ClusterRun]:
+    def clusters(self, *, app_id: str | None = None) -> list[ClusterRun]:
+        """All cluster records, in creation order; with `app_id`, only those whose RunJobFlow
+        request carried that User-Agent app id."""
         with self._cond:
-            return list(self._clusters.values())
+            runs = list(self._clusters.values())
+        return runs if app_id is None else [r for r in runs if r.app_id == app_id]
 
     def step(self, cluster_id: str, step_id: str) -> StepRun:
         run = self.cluster(cluster_id)
@@ -773,6 +780,14 @@ class EmrRuntime:
 
 
 _ACTIVE: EmrRuntime | None = None
+
+_APP_ID = re.compile(r"(?:^|\s)app/(\S+)")
+
+
+def app_id_of(user_agent: str) -> str | None:
+    """The `app/<id>` component botocore puts in its User-Agent, if any."""
+    match = _APP_ID.search(user_agent or "")
+    return match.group(1) if match else None
 
 _PHASE_MESSAGES = {
     ClusterState.BOOTSTRAPPING: "Running bootstrap actions",
