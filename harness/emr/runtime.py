@@ -32,7 +32,7 @@ from typing import Any
 from harness.emr.executors import StepExecutor, SubprocessExecutor
 from harness.emr.faults import Faults
 from harness.emr.logs import error_line, tail, upload_step_logs
-from harness.emr.staging import Stager
+from harness.emr.staging import SharedMirror, Stager
 from harness.emr.states import (
     ActionOnFailure,
     ClusterReason,
@@ -135,6 +135,7 @@ class EmrRuntime:
         self.workdir = Path(workdir)
         self.mirror_root = self.workdir / "s3"
         self.logs_root = self.workdir / "logs"
+        self._mirror = SharedMirror(self.mirror_root)  # one lock and claim table for all steps
         self.faults = faults or Faults()
         self.executor: StepExecutor = executor or SubprocessExecutor()
         self.strict_versions = strict_versions
@@ -636,6 +637,7 @@ class EmrRuntime:
             except OSError:  # the step folder itself is unusable: FailureDetails still tell
                 log.warning("cannot write the logs of step %s", step.id, exc_info=True)
         finally:
+            self._mirror.release(step.id)  # a step that never staged out holds no claim
             if ctl is not None:
                 ctl.close()
         log_file = str(stderr)
@@ -698,7 +700,7 @@ class EmrRuntime:
         note(f"Command: {' '.join(args)}")
         for n in plan.notes:
             note(n)
-        stager = Stager(self._s3client(), self.mirror_root)
+        stager = Stager(self._s3client(), self.mirror_root, shared=self._mirror, owner=step.id)
         snap = stager.stage_in(plan.s3_uris)
         note(f"Staged in {len(plan.s3_uris)} S3 location(s), {snap.downloaded} object(s) copied")
 
@@ -716,6 +718,10 @@ class EmrRuntime:
             return rc, True
         report = stager.stage_out(snap)
         note(f"Synced out: {len(report.uploaded)} uploaded, {len(report.deleted)} deleted")
+        for uri in report.uploaded:
+            note(f"Uploaded {uri}")
+        for uri in report.deleted:
+            note(f"Deleted {uri}")
         return rc, False
 
     def _s3client(self) -> Any:
