@@ -128,9 +128,9 @@ class EmulatedAWS:
         self._settings_backup = (had_iam, iam_conf.get(_MANAGED_POLICIES, _MISSING))
         iam_conf[_MANAGED_POLICIES] = self.load_managed_policies
 
-        app = ThrottleMiddleware(
+        app = _WarningGuard(ThrottleMiddleware(
             DomainDispatcherApplication(_warning_guarded(create_backend_app)), self.faults
-        )
+        ))
         self._server = make_server(
             "127.0.0.1", self._port, app, threaded=True, request_handler=MotoRequestHandler
         )
@@ -338,9 +338,7 @@ def _warning_guarded(create_backend_app: Any) -> Any:
     return factory
 
 
-def _warning_response(exc: Warning) -> Any:
-    from flask import Response, request
-
+def _warning_message(exc: Warning) -> str:
     message = (
         f"A Python warning was raised as an error inside the emulated endpoint while handling "
         f"this request ({type(exc).__name__}: {exc}); the request may be partly applied. "
@@ -348,8 +346,30 @@ def _warning_response(exc: Warning) -> Any:
         "filter for this warning."
     )
     log.warning("%s", message)
-    body, headers = error_response(request.environ, WARNING_ERROR_CODE, message)
+    return message
+
+
+def _warning_response(exc: Warning) -> Any:
+    from flask import Response, request
+
+    body, headers = error_response(request.environ, WARNING_ERROR_CODE, _warning_message(exc))
     return Response(body, status=400, headers=headers)
+
+
+class _WarningGuard:
+    """The same answer for a warning raised outside moto's Flask apps (the middleware, the
+    dispatcher creating a service's app), where werkzeug would answer 500."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        try:
+            return self.app(environ, start_response)
+        except Warning as exc:
+            body, headers = error_response(environ, WARNING_ERROR_CODE, _warning_message(exc))
+            start_response("400 Bad Request", headers)
+            return [body]
 
 
 @contextlib.contextmanager

@@ -49,3 +49,22 @@ def test_a_warning_raised_in_any_handler_is_a_clear_error_not_a_retried_500(
     assert "DeprecationWarning: something deprecated inside moto" in error["Message"]
     assert len(calls) == 1  # not retried
     assert emr.list_clusters()["Clusters"] == []  # the endpoint is fine afterwards
+
+
+def test_a_warning_raised_outside_moto_is_the_same_clear_error(emulated_aws, emr, monkeypatch):
+    from harness.emr import faults
+
+    calls = []
+
+    def noisy(environ):
+        calls.append(1)
+        warnings.warn("something deprecated in the middleware", DeprecationWarning, stacklevel=1)
+
+    monkeypatch.setattr(faults, "operation_of", noisy)
+    emulated_aws.faults.throttle("ListClusters", times=1)  # makes the middleware look
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(botocore.exceptions.ClientError) as exc:
+            emr.list_clusters()
+    assert exc.value.response["Error"]["Code"] == "EmulatorWarningRaisedAsError"
+    assert len(calls) == 1  # not retried
