@@ -133,7 +133,7 @@ class Stager:
                     entry.name != local.name
                     and entry.name.startswith(local.name)
                     and not any(_is_under(entry, s) or _is_under(s, entry) for s in staged)
-                    and not any(_is_under(entry, o) for o in others)  # another step's output
+                    and entry not in others  # another live step's own output
                 ):
                     out.update(_scan(entry, others))
         return out
@@ -214,10 +214,14 @@ class Stager:
             local = self.local(uri)
             after = _scan(local, others)
             before = {p: m for p, m in snap.files.items() if _is_under(p, local)}
+            remote: dict[str, tuple[int, str]] | None = None
             for path, meta in after.items():
                 if _never_uploaded(path, self.root) or before.get(path) == meta:
                     continue
                 key = self._key_for(uri.bucket, path)
+                remote = self._list(uri) if remote is None else remote
+                if key in remote and remote[key][0] == meta[0] and _same_etag(path, remote[key][1]):
+                    continue  # S3 has it already (another step that finished wrote it)
                 self.s3.upload_file(str(path), uri.bucket, key)
                 report.uploaded.append(f"s3://{uri.bucket}/{key}")
             for path in before:
