@@ -128,9 +128,11 @@ class EmulatedAWS:
         self._settings_backup = (had_iam, iam_conf.get(_MANAGED_POLICIES, _MISSING))
         iam_conf[_MANAGED_POLICIES] = self.load_managed_policies
 
-        app = _WarningGuard(ThrottleMiddleware(
-            DomainDispatcherApplication(_warning_guarded(create_backend_app)), self.faults
-        ))
+        app = _WarningGuard(
+            ThrottleMiddleware(
+                DomainDispatcherApplication(_warning_guarded(create_backend_app)), self.faults
+            )
+        )
         self._server = make_server(
             "127.0.0.1", self._port, app, threaded=True, request_handler=MotoRequestHandler
         )

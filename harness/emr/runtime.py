@@ -795,6 +795,7 @@ def app_id_of(user_agent: str) -> str | None:
     match = _APP_ID.search(user_agent or "")
     return match.group(1) if match else None
 
+
 _PHASE_MESSAGES = {
     ClusterState.BOOTSTRAPPING: "Running bootstrap actions",
     ClusterState.RUNNING: "Running step",
