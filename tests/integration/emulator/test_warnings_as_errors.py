@@ -48,6 +48,7 @@ def test_a_warning_raised_in_any_handler_is_a_clear_error_not_a_retried_500(
     assert error["Code"] == "EmulatorWarningRaisedAsError"
     assert "DeprecationWarning: something deprecated inside moto" in error["Message"]
     assert len(calls) == 1  # not retried
+    monkeypatch.undo()
     assert emr.list_clusters()["Clusters"] == []  # the endpoint is fine afterwards
 
 
