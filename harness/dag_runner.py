@@ -61,6 +61,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -606,7 +607,7 @@ class PreparedRun:
         self._used = True
         kwargs["variables"] = {**self.variables, **(kwargs.get("variables") or {})}
         spec, url, region = _spec(self.dag_id, self.dags_folder, aws, **kwargs)
-        since = datetime.now(UTC) - timedelta(seconds=1)
+        owner = _attribution(spec, aws, url, region)
         t0 = time.perf_counter()
         try:
             result = self._execute(spec, progress)
@@ -614,8 +615,8 @@ class PreparedRun:
             self.close()
         result.timings["run_dag"] = time.perf_counter() - t0
         if url:
-            _after_kill(aws, url, region, since, result)
-            _inspect(aws, url, region, since, result)
+            _after_kill(aws, url, region, owner, result)
+            _inspect(aws, url, region, owner, result)
         return result
 
     def _execute(self, spec: RunSpec, progress: ProgressCallback | None) -> DagRunResult:
@@ -719,16 +720,17 @@ def killed_result(spec: RunSpec, events: list[TaskEvent], elapsed: float) -> Dag
                         events=[e.to_dict() for e in events], timed_out=timed_out)
 
 
-def _after_kill(aws: Any, url: str, region: str, since: datetime, result: DagRunResult) -> None:
+def _after_kill(aws: Any, url: str, region: str, owner: RunAttribution,
+                result: DagRunResult) -> None:
     """A killed worker ran no teardown: terminate the clusters this run created."""
     if not (result.timed_out and result.timed_out.get("how") == "worker killed"):
         return
     emr = _client(aws, "emr", url, region)
-    ids = [c["Id"] for page in emr.get_paginator("list_clusters").paginate(
-        CreatedAfter=since, ClusterStates=list(ACTIVE_CLUSTER_STATES[:-1]))
-        for c in page["Clusters"]]
-    if ids:
-        emr.terminate_job_flows(JobFlowIds=ids)
+    mine = _run_cluster_ids(aws, emr, owner)
+    live = {c["Id"] for page in emr.get_paginator("list_clusters").paginate(
+        ClusterStates=list(ACTIVE_CLUSTER_STATES[:-1])) for c in page["Clusters"]}
+    if mine & live:
+        emr.terminate_job_flows(JobFlowIds=sorted(mine & live))
 
 
 # ------------------------------------------------------------------------- the emulator
@@ -753,9 +755,60 @@ def _client(aws: Any, service: str, url: str, region: str) -> Any:
                         aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
-def _inspect(aws: Any, url: str, region: str, since: datetime, result: DagRunResult) -> None:
+#: Prefix of the User-Agent app id (botocore's ``AWS_SDK_UA_APP_ID``) marking one run's AWS calls.
+RUN_APP_ID_PREFIX = "harness-run-"
+
+
+@dataclass(frozen=True)
+class RunAttribution:
+    """How to tell the clusters one run created from everyone else's.
+
+    ``app_id``: the run's clients send ``app/<app_id>`` in their User-Agent, and an emulator
+    that records it (``aws.runtime``) says exactly which clusters the run created, even with
+    other clients or runs active at the same time. ``before``: for other endpoints, the
+    cluster ids that existed before the run (exact for runs one after another).
+    """
+
+    app_id: str | None
+    before: frozenset[str] | None
+
+
+def _attribution(spec: RunSpec, aws: Any, url: str | None, region: str) -> RunAttribution:
+    """Tag the run's AWS clients (called before the run starts)."""
+    if not url:
+        return RunAttribution(None, None)
+    # An environment variable, not the connection's ``config_kwargs``: a hook given an explicit
+    # ``botocore_config`` (the DAG's operators) ignores the connection's config_kwargs.
+    app_id = RUN_APP_ID_PREFIX + uuid.uuid4().hex[:12]
+    spec.extra_env["AWS_SDK_UA_APP_ID"] = app_id
+    if _emr_runtime(aws) is not None:
+        return RunAttribution(app_id, None)
+    return RunAttribution(app_id, frozenset(_cluster_ids(_client(aws, "emr", url, region))))
+
+
+def _emr_runtime(aws: Any) -> Any:
+    """The emulator's EMR runtime (it records who created each cluster), if ``aws`` has one."""
+    runtime = None if aws is None or isinstance(aws, str) else getattr(aws, "runtime", None)
+    return runtime if callable(getattr(runtime, "clusters", None)) else None
+
+
+def _cluster_ids(emr: Any) -> list[str]:
+    return [c["Id"] for page in emr.get_paginator("list_clusters").paginate()
+            for c in page["Clusters"]]  # fmt: skip
+
+
+def _run_cluster_ids(aws: Any, emr: Any, owner: RunAttribution) -> set[str]:
+    """Ids of the clusters the run created (see ``RunAttribution``)."""
+    runtime = _emr_runtime(aws)
+    if runtime is not None and owner.app_id is not None:
+        return {r.id for r in runtime.clusters(app_id=owner.app_id)}
+    return set(_cluster_ids(emr)) - set(owner.before or ())
+
+
+def _inspect(aws: Any, url: str, region: str, owner: RunAttribution,
+             result: DagRunResult) -> None:  # fmt: skip
     t = time.perf_counter()
-    _inspect_emr(aws, url, region, since, result)
+    _inspect_emr(aws, url, region, owner, result)
     _inspect_s3(aws, url, region, result)
     result.timings["inspect"] = time.perf_counter() - t
 
@@ -777,12 +830,14 @@ def _inspect_s3(aws: Any, url: str, region: str, result: DagRunResult, limit: in
 STEP_PROBLEM_STATES = ["FAILED", "CANCELLED", "INTERRUPTED"]
 
 
-def _inspect_emr(aws: Any, url: str, region: str, since: datetime, result: DagRunResult) -> None:
+def _inspect_emr(aws: Any, url: str, region: str, owner: RunAttribution,
+                 result: DagRunResult) -> None:  # fmt: skip
     """Fill ``clusters`` (created by this run) and ``step_failures`` from the emulator."""
     emr = _client(aws, "emr", url, region)
+    mine = _run_cluster_ids(aws, emr, owner)
     clusters = []
-    for page in emr.get_paginator("list_clusters").paginate(CreatedAfter=since):
-        clusters += page["Clusters"]
+    for page in emr.get_paginator("list_clusters").paginate():
+        clusters += [c for c in page["Clusters"] if c["Id"] in mine]
     for c in clusters:
         status = c["Status"]
         result.clusters.append({
@@ -929,13 +984,12 @@ def run_dag(
     if isolation == "auto":
         in_process = _HOME is not None or not _airflow_imported()
         isolation = "in-process" if in_process else "subprocess"
-    # EMR lists creation times in whole seconds: start the window a second early.
-    since = datetime.now(UTC) - timedelta(seconds=1)
+    owner = _attribution(spec, aws, url, region)
     t0 = time.perf_counter()
     engine = _run_in_process if isolation == "in-process" else _run_in_subprocess
     result = engine(spec, progress)
     result.timings["run_dag"] = time.perf_counter() - t0
     if url:
-        _after_kill(aws, url, region, since, result)
-        _inspect(aws, url, region, since, result)
+        _after_kill(aws, url, region, owner, result)
+        _inspect(aws, url, region, owner, result)
     return result

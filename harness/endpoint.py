@@ -16,22 +16,26 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
+import sys
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from harness.emr.executors import StepExecutor
-from harness.emr.faults import Faults, ThrottleMiddleware
+from harness.emr.faults import Faults, ThrottleMiddleware, error_response
 from harness.emr.logs import tail
 from harness.emr.runtime import EmrRuntime, LifecycleDelays
 from harness.guard import DUMMY_CREDENTIALS, EndpointGuard
+
+log = logging.getLogger("harness.emr")
 
 NO_DELAYS = LifecycleDelays()
 _MISSING = object()
 _MANAGED_POLICIES = "load_aws_managed_policies"
 
-__all__ = ["ENV_UNSET", "EmulatedAWS", "LifecycleDelays"]
+__all__ = ["ENV_UNSET", "EmulatedAWS", "LifecycleDelays", "console_reports"]
 
 #: Variables to remove from a child's environment next to `EmulatedAWS.env()`: they would
 #: point clients at real credentials or profiles.
@@ -124,7 +128,11 @@ class EmulatedAWS:
         self._settings_backup = (had_iam, iam_conf.get(_MANAGED_POLICIES, _MISSING))
         iam_conf[_MANAGED_POLICIES] = self.load_managed_policies
 
-        app = ThrottleMiddleware(DomainDispatcherApplication(create_backend_app), self.faults)
+        app = _WarningGuard(
+            ThrottleMiddleware(
+                DomainDispatcherApplication(_warning_guarded(create_backend_app)), self.faults
+            )
+        )
         self._server = make_server(
             "127.0.0.1", self._port, app, threaded=True, request_handler=MotoRequestHandler
         )
@@ -308,3 +316,79 @@ class EmulatedAWS:
     def active_clusters(self) -> list[str]:
         """Ids of clusters not yet TERMINATED / TERMINATED_WITH_ERRORS."""
         return [r.id for r in self._require().clusters() if r.state.is_active]
+
+
+#: The error a request gets when a Python warning was raised as an exception in its handler.
+WARNING_ERROR_CODE = "EmulatorWarningRaisedAsError"
+
+
+def _warning_guarded(create_backend_app: Any) -> Any:
+    """moto's per-service Flask app factory, with a handler for `Warning` exceptions.
+
+    Under `-W error` (or pytest's `filterwarnings = error`) any `warnings.warn` in a request
+    handler raises. Flask would answer 500, botocore retries a 500 and a non-idempotent call
+    (RunJobFlow) runs again. Our own code never warns inside a handler; this guard answers a
+    warning from anywhere else (moto, botocore ...) with a 400 that botocore does not retry
+    and that names the warning.
+    """
+
+    def factory(service: Any) -> Any:
+        app = create_backend_app(service)
+        app.register_error_handler(Warning, _warning_response)
+        return app
+
+    return factory
+
+
+def _warning_message(exc: Warning) -> str:
+    message = (
+        f"A Python warning was raised as an error inside the emulated endpoint while handling "
+        f"this request ({type(exc).__name__}: {exc}); the request may be partly applied. "
+        "Warnings are escalated by `-W error` or `filterwarnings = error`: add an ignore "
+        "filter for this warning."
+    )
+    log.warning("%s", message)
+    return message
+
+
+def _warning_response(exc: Warning) -> Any:
+    from flask import Response, request
+
+    body, headers = error_response(request.environ, WARNING_ERROR_CODE, _warning_message(exc))
+    return Response(body, status=400, headers=headers)
+
+
+class _WarningGuard:
+    """The same answer for a warning raised outside moto's Flask apps (the middleware, the
+    dispatcher creating a service's app), where werkzeug would answer 500."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        try:
+            return self.app(environ, start_response)
+        except Warning as exc:
+            body, headers = error_response(environ, WARNING_ERROR_CODE, _warning_message(exc))
+            start_response("400 Bad Request", headers)
+            return [body]
+
+
+@contextlib.contextmanager
+def console_reports(stream: IO[str] | None = None) -> Iterator[None]:
+    """While active, the emulator's reports (logger `harness.emr`, WARNING and up: a Spark
+    version mismatch, a log upload that failed ...) print as one plain line each on `stream`
+    (default stderr), instead of going to the root logger. For command-line tools."""
+    logger = logging.getLogger("harness.emr")
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    old_propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = old_propagate
+        handler.flush()

@@ -193,8 +193,9 @@ def main(args: argparse.Namespace, out: Callable[[str], Any] = print) -> int:
             executor = stack.enter_context(
                 ConnectExecutor(log_path=workdir / "spark-connect.log"))
             phase("start_spark_connect")
-        from harness.endpoint import EmulatedAWS
+        from harness.endpoint import EmulatedAWS, console_reports
 
+        stack.enter_context(console_reports())  # the version mismatch as one plain line
         with EmulatedAWS(workdir=workdir, executor=executor) as aws:
             phase("emulator_start")
             provision(aws, layout, data=args.data, script=args.script)

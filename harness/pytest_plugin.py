@@ -36,11 +36,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def spark() -> Iterator[SparkSession]:
     """One local[2] SparkSession for the whole test session (one JVM start)."""
-    from harness.spark import local_spark_session
+    from harness.spark import local_spark_session, stop_local_spark
 
     session = local_spark_session()
     yield session
-    session.stop()
+    stop_local_spark(session)  # while pytest's capture streams are still open
 
 
 @pytest.fixture(scope="session")

@@ -29,14 +29,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.endpoint import EmulatedAWS
+    from harness.endpoint import EmulatedAWS, console_reports
 
     stop = threading.Event()
     previous = {
         sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
     }
     try:
-        with EmulatedAWS(
+        with console_reports(), EmulatedAWS(
             region=args.region,
             port=args.port,
             workdir=args.workdir,
