@@ -4,7 +4,8 @@
 own session, streams stdout/stderr to files, and ends the step's whole process tree when the
 step is cancelled, its cluster terminated, or the harness process dies. Another executor
 (e.g. one backed by a warm Spark Connect server) only has to implement `run()`;
-`harness.emr.steps.split_spark_submit` parses the argv of a spark-submit step (the step's merged Spark conf is already in that argv as `--conf` flags).
+`harness.emr.steps.split_spark_submit` parses the argv of a spark-submit step (the step's
+merged Spark conf is already in that argv as `--conf` flags).
 """
 
 from __future__ import annotations
