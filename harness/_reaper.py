@@ -56,6 +56,20 @@ def _prctl(option, value):
         return False
 
 
+def _close_inherited_fds():
+    """Keep only stdin/stdout/stderr: fds passed through to the child are the child's."""
+    try:
+        fds = [int(fd) for fd in os.listdir("/proc/self/fd")]
+    except OSError:
+        return
+    for fd in fds:
+        if fd > 2:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
 def _children():
     """Pids whose parent is this process (direct children and re-parented orphans)."""
     me = str(os.getpid())
@@ -145,6 +159,7 @@ def main(args):
         except OSError as exc:
             sys.stderr.write(f"failed to start {argv[0]!r}: {exc}\n")
             return 127
+        _close_inherited_fds()  # e.g. a pipe's write end: its reader must see EOF
         _armed = True
         if _pending:
             raise _Stop(_pending[0])

@@ -34,6 +34,7 @@ __all__ = [
     "DUMMY_CREDENTIALS",
     "EndpointGuard",
     "OffLoopbackCallError",
+    "SCRUBBED_CREDENTIAL_VARS",
     "install_import_hook",
     "is_loopback_url",
 ]
@@ -41,7 +42,7 @@ __all__ = [
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 #: Environment variables that could point a client at real credentials.
-_SCRUBBED = (
+SCRUBBED_CREDENTIAL_VARS = (
     "AWS_SESSION_TOKEN",
     "AWS_SECURITY_TOKEN",
     "AWS_PROFILE",
@@ -142,7 +143,7 @@ class EndpointGuard:
         open(empty, "w").close()
         wanted: dict[str, str | None] = {
             **DUMMY_CREDENTIALS,
-            **{k: None for k in _SCRUBBED},
+            **{k: None for k in SCRUBBED_CREDENTIAL_VARS},
             # A service-specific endpoint would win over the emulator's AWS_ENDPOINT_URL.
             **{k: None for k in list(os.environ) if k.startswith("AWS_ENDPOINT_URL_")},
             "AWS_CONFIG_FILE": empty,

@@ -29,7 +29,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from harness.guard import DUMMY_CREDENTIALS
+from harness.guard import DUMMY_CREDENTIALS, SCRUBBED_CREDENTIAL_VARS
 
 __all__ = [
     "GUARD_FLAG",
@@ -37,6 +37,7 @@ __all__ = [
     "OfflineFiles",
     "offline_env",
     "snapshot_environ",
+    "unsafe_offline_keys",
 ]
 
 #: Set to "1" in a child's environment: its sitecustomize installs the off-loopback guard.
@@ -118,6 +119,17 @@ def offline_env(
     else:
         env.pop("PYTHONPATH", None)
     return env
+
+
+def unsafe_offline_keys(environ: Mapping[str, str]) -> list[str]:
+    """Variables of a live ``environ`` to drop before an offline run in this process: session
+    tokens, profiles, role/container credential settings and service-specific endpoints (the
+    config-file variables are the in-process guard's business: it points them at empty files)."""
+    return [
+        k
+        for k in list(environ)
+        if k in SCRUBBED_CREDENTIAL_VARS or k.startswith("AWS_ENDPOINT_URL_")
+    ]
 
 
 def snapshot_environ(attempts: int = 100) -> dict[str, str]:

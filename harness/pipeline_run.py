@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import resource
+import signal
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -150,6 +151,20 @@ def _parse_vars(pairs: list[str]) -> dict[str, str]:
 
 
 def main(args: argparse.Namespace, out: Callable[[str], Any] = print) -> int:
+    # SIGTERM/SIGHUP behave like Ctrl-C: every `with` below unwinds (the DAG worker and the
+    # Spark Connect server are stopped, clusters terminated, throw-away folders removed).
+    from harness.processes import interrupt_on_signals
+
+    try:
+        with interrupt_on_signals():
+            return _main(args, out)
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        out(f"interrupted ({signal.Signals(signum).name}): stopped the run and cleaned up")
+        return 128 + signum
+
+
+def _main(args: argparse.Namespace, out: Callable[[str], Any]) -> int:
     t0 = time.perf_counter()
     phases: dict[str, float] = {}
 
