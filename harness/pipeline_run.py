@@ -155,16 +155,20 @@ def main(args: argparse.Namespace, out: Callable[[str], Any] = print) -> int:
     # Spark Connect server are stopped, clusters terminated, throw-away folders removed).
     from harness.processes import interrupt_on_signals
 
+    runtimes: list[Any] = []  # the emulator's runtime, to report its clusters' final state
     try:
         with interrupt_on_signals():
-            return _main(args, out)
+            return _main(args, out, runtimes)
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", signal.SIGINT)
         out(f"interrupted ({signal.Signals(signum).name}): stopped the run and cleaned up")
+        for runtime in runtimes:
+            for cluster in runtime.clusters():
+                out(f"cluster {cluster.id}: {cluster.state.value}")
         return 128 + signum
 
 
-def _main(args: argparse.Namespace, out: Callable[[str], Any]) -> int:
+def _main(args: argparse.Namespace, out: Callable[[str], Any], runtimes: list[Any]) -> int:
     t0 = time.perf_counter()
     phases: dict[str, float] = {}
 
@@ -195,6 +199,7 @@ def _main(args: argparse.Namespace, out: Callable[[str], Any]) -> int:
         from harness.endpoint import EmulatedAWS
 
         with EmulatedAWS(workdir=workdir, executor=executor) as aws:
+            runtimes.append(aws.runtime)
             phase("emulator_start")
             provision(aws, layout, data=args.data, script=args.script)
             phase("provision")

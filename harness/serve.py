@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
             workdir=args.workdir,
             strict_versions=args.strict_versions,
         ) as aws:
+            runtime = aws.runtime  # its cluster records outlive the endpoint: reported below
             print(
                 f"emulated AWS ready at {aws.url} (region {aws.region}, workdir {aws.workdir}); "
                 f"export AWS_ENDPOINT_URL={aws.url} - Ctrl-C to stop",
@@ -55,5 +56,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    for cluster in runtime.clusters():
+        print(f"cluster {cluster.id}: {cluster.state.value}", flush=True)
     print("emulated AWS stopped", flush=True)
     return 0
