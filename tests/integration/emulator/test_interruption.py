@@ -93,7 +93,7 @@ def test_serve_leaves_no_process_and_no_folder(tmp_path, sig):
         assert poll(ready.exists, RUNNING_BOUND), "the step never started"
         tree = descendants(proc.pid) | with_marker(marker)
         assert with_marker(marker), "the step's process is not visible"
-        assert len(tree) >= 3, tree  # reaper, step, its grandchild
+        assert len(tree) >= 2, tree  # the step and its grandchild at least
     except BaseException:
         proc.kill()
         raise
