@@ -553,7 +553,7 @@ class PreparedRun:
         env["TMPDIR"] = self._tmp.name
         if offline:
             # No real credential, profile or endpoint, and the guard before the DAG is parsed.
-            self._files = OfflineFiles()
+            self._files = OfflineFiles(parent=self._tmp.name)  # removed with it, come what may
             env = offline_env(env, endpoints={}, files=self._files)
         # The worker's own output (Airflow's console log with echo_logs) goes to a file: a pipe
         # nobody reads while events stream could fill up and stall the worker.

@@ -54,8 +54,8 @@ _DROPPED = frozenset({"BOTO_CONFIG", "BOTO_PATH", "AWS_CREDENTIAL_FILE"})
 class OfflineFiles:
     """Empty AWS config and credentials files in a throw-away folder (removed by `cleanup`)."""
 
-    def __init__(self) -> None:
-        self._dir: str | None = tempfile.mkdtemp(prefix="harness-aws-empty-")
+    def __init__(self, *, parent: str | os.PathLike[str] | None = None) -> None:
+        self._dir: str | None = tempfile.mkdtemp(prefix="harness-aws-empty-", dir=parent)
         self.config = os.path.join(self._dir, "config")
         self.credentials = os.path.join(self._dir, "credentials")
         for path in (self.config, self.credentials):

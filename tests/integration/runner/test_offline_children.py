@@ -23,14 +23,16 @@ REAL_KEY = "AKIAREALREALREAL1234"
 
 PROBE = textwrap.dedent(
     """
-    import json, os
+    import json, logging, os
     import boto3
     creds = boto3.session.Session().get_credentials()
-    print("PROBE " + json.dumps({
+    report = "PROBE " + json.dumps({
         "access_key": creds.access_key if creds else None,
         "real_key_in_environ": "AKIAREALREALREAL1234" in json.dumps(dict(os.environ)),
         "profile": os.environ.get("AWS_PROFILE"),
-    }), flush=True)
+    })
+    print(report, flush=True)  # a step's stdout
+    logging.getLogger("airflow.task").warning(report)  # a task's log
     boto3.client("s3", region_name="us-east-1",
                  endpoint_url="https://s3.amazonaws.com").list_buckets()
     """
