@@ -108,15 +108,23 @@ def test_serve_leaves_no_process_and_no_folder(tmp_path, sig):
     assert sorted(p.name for p in tmpdir.iterdir()) == []
 
 
-def test_serve_sigkill_ends_a_running_spark_submit_jvm(tmp_path):
+def test_serve_sigkill_ends_a_running_spark_submit_jvm_and_its_driver_is_guarded(tmp_path):
     marker = f"harness-orphan-jvm-{uuid.uuid4().hex}"
     script = tmp_path / "block.py"
     script.write_text(textwrap.dedent("""
-        import sys
+        import os, sys
         from pyspark.sql import SparkSession
         spark = SparkSession.builder.getOrCreate()
         spark.range(1).count()  # the JVM is really up
-        open(sys.argv[1], "w").close()
+        try:  # the PySpark driver is guarded too (spark-submit passes PYTHONPATH on)
+            import boto3
+            boto3.client("s3", region_name="us-east-1",
+                         endpoint_url="https://s3.amazonaws.com").list_buckets()
+            outcome = "sent"
+        except Exception as exc:
+            outcome = type(exc).__name__
+        open(sys.argv[1] + ".tmp", "w").write(outcome)
+        os.replace(sys.argv[1] + ".tmp", sys.argv[1])
         open(sys.argv[2]).read()
     """))
     ready, fifo = tmp_path / "ready", tmp_path / "fifo"
@@ -128,6 +136,7 @@ def test_serve_sigkill_ends_a_running_spark_submit_jvm(tmp_path):
         run_cluster(emr, steps=[step("spark", "spark-submit", str(script), str(ready), str(fifo),
                                      marker)])  # fmt: skip
         assert poll(ready.exists, 300, step=0.1), "the Spark step never got running"
+        assert ready.read_text() == "OffLoopbackCallError"
         tree = descendants(proc.pid) | with_marker(marker)
         jvms = {p for p in tree if Path(f"/proc/{p}/exe").resolve().name == "java"}
         assert jvms, f"no JVM among {tree}"
