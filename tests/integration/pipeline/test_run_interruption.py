@@ -55,7 +55,7 @@ DAG = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL],
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL],
                          ids=lambda s: signal.Signals(s).name)  # fmt: skip
 def test_run_leaves_nothing_behind(tmp_path, sig):
     marker = f"harness-orphan-run-{uuid.uuid4().hex}"
@@ -94,7 +94,7 @@ def test_run_leaves_nothing_behind(tmp_path, sig):
         assert [n for n in left if n.startswith(("harness-run-", "airflow-home-"))] == [], left
         return
     assert proc.returncode == 128 + sig, output
-    assert "interrupted (SIGTERM)" in output, output
+    assert f"interrupted ({signal.Signals(sig).name})" in output, output
     assert "TERMINATED" in [line.rsplit(": ", 1)[-1] for line in output.splitlines()
                             if line.startswith("cluster j-")], output  # fmt: skip
     assert left == [], left
