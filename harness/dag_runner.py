@@ -56,6 +56,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -69,6 +70,9 @@ from pathlib import Path
 from typing import Any
 
 from harness import airflow_home, run_bounds
+from harness.guard import is_loopback_url
+from harness.offline_env import OfflineFiles, offline_env, snapshot_environ, unsafe_offline_keys
+from harness.processes import popen_reaped, stop_reaped
 from harness.progress import Recorder, TaskEvent
 
 __all__ = [
@@ -86,6 +90,8 @@ DEFAULT_POKE_INTERVAL = 0.2
 #: where the in-worker deadline cannot reach, e.g. an inline trigger) is killed: the worker's
 #: own deadline handling plus a teardown's grace come first.
 WORKER_KILL_GRACE = run_bounds.TEARDOWN_GRACE + 30.0
+#: Seconds the DAG worker gets between SIGTERM and SIGKILL when it is stopped.
+WORKER_STOP_GRACE = 2.0
 #: Class names (anywhere in a task's MRO) that `deferrable=True` switches to deferrable.
 STEP_SENSOR_CLASSES = ("EmrStepSensor",)
 #: States of an EMR cluster that still runs (or will) and costs money on AWS.
@@ -335,7 +341,7 @@ def _run_env(spec: RunSpec) -> dict[str, str]:
         env.setdefault("AWS_ENDPOINT_URL", spec.endpoint_url)
         # Dummy credentials: an offline run must never sign a request with real keys.
         env.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
-        env.pop("AWS_SESSION_TOKEN", None)
+        env.pop("AWS_SESSION_TOKEN", None)  # and `unsafe_offline_keys` are dropped by the engine
         env.setdefault("AWS_DEFAULT_REGION", spec.region)
     env.update(airflow_home.variables_env(spec.variables))
     return env
@@ -448,6 +454,8 @@ def _run_in_process(
     env = _run_env(spec)
     # Variables of an earlier run in this process must not leak into this one.
     stale = [k for k in os.environ if k.startswith("AIRFLOW_VAR_") and k not in env]
+    if spec.endpoint_url:  # offline: no profile, session token or other endpoint either
+        stale += [k for k in unsafe_offline_keys(os.environ) if k not in env]
     with _patched_environ(env, drop=stale):
         home = _ensure_airflow(spec.dags_folder, timings)
         recorder = Recorder(progress=progress, echo_logs=spec.echo_logs)
@@ -567,43 +575,68 @@ class PreparedRun:
     """
 
     def __init__(self, dag_id: str, *, dags_folder: str | os.PathLike[str] = "dags",
-                 variables: Mapping[str, Any] | None = None) -> None:  # fmt: skip
+                 variables: Mapping[str, Any] | None = None,
+                 offline: bool = True) -> None:  # fmt: skip
         self.dag_id = dag_id
         self.dags_folder = str(Path(dags_folder).resolve())
         self.variables = dict(variables or {})
+        self.offline = offline
         self._tmp = tempfile.TemporaryDirectory(prefix="harness-run-")
+        self._files: OfflineFiles | None = None
         self._result_path = Path(self._tmp.name, "result.json")
         prep_path = Path(self._tmp.name, "prepare.json")
         prep_path.write_text(json.dumps({"dag_id": dag_id, "dags_folder": self.dags_folder,
                                          "variables": self.variables}))
         self._events_r, events_w = os.pipe()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+        env = {k: v for k, v in snapshot_environ().items() if not k.startswith("AIRFLOW")}
         repo_root = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [repo_root, env.get("PYTHONPATH")]))
+        # The worker's throw-away Airflow home (tempfile) lands in the folder removed on close,
+        # or by the worker's reaper if this process is killed.
+        env["TMPDIR"] = self._tmp.name
+        if offline:
+            # No real credential, profile or endpoint, and the guard before the DAG is parsed.
+            self._files = OfflineFiles(parent=self._tmp.name)  # removed with it, come what may
+            env = offline_env(env, endpoints={}, files=self._files)
         # The worker's own output (Airflow's console log with echo_logs) goes to a file: a pipe
         # nobody reads while events stream could fill up and stall the worker.
         self._output_path = Path(self._tmp.name, "worker-output.txt")
-        with open(self._output_path, "w") as output:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "harness._dag_worker", str(prep_path),
-                 str(self._result_path), str(events_w)],
-                env=env, pass_fds=(events_w,), stdin=subprocess.PIPE,
-                stdout=output, stderr=subprocess.STDOUT, text=True,
-            )
-        os.close(events_w)
+        try:
+            with open(self._output_path, "w") as output:
+                self._proc = popen_reaped(
+                    [sys.executable, "-m", "harness._dag_worker", str(prep_path),
+                     str(self._result_path), str(events_w)],
+                    grace=WORKER_STOP_GRACE, cleanup=[self._tmp.name],
+                    env=env, pass_fds=(events_w,), stdin=subprocess.PIPE,
+                    stdout=output, stderr=subprocess.STDOUT, text=True,
+                )  # fmt: skip
+        except BaseException:
+            os.close(self._events_r)
+            self._cleanup_files()
+            raise
+        finally:
+            os.close(events_w)
         self._used = False
         self._killed = False
 
     def _kill_for_timeout(self) -> None:
         self._killed = True
+        # The reaper ends the worker's whole tree (SIGTERM, then SIGKILL after its grace); the
+        # events pipe then reaches EOF and `_execute` reports what it saw.
         with contextlib.suppress(ProcessLookupError):
-            self._proc.kill()
+            os.killpg(self._proc.pid, signal.SIGTERM)
 
     def run(self, *, aws: Any = None, progress: ProgressCallback | None = None,
             **kwargs: Any) -> DagRunResult:  # fmt: skip
         """Run once (same keywords as ``run_dag``; ``variables`` adds to the prepared ones)."""
         if self._used:
             raise RuntimeError("a PreparedRun runs once")
+        if self.offline and aws is not None and getattr(aws, "offline", True) is False:
+            raise ValueError(
+                f"this PreparedRun is offline (its worker has dummy credentials and the "
+                f"off-loopback guard) but {aws!r} is not an offline backend: use "
+                "prepare_dag_run(..., offline=False)"
+            )
         self._used = True
         kwargs["variables"] = {**self.variables, **(kwargs.get("variables") or {})}
         spec, url, region = _spec(self.dag_id, self.dags_folder, aws, **kwargs)
@@ -663,9 +696,7 @@ class PreparedRun:
     def close(self) -> None:
         # The worker has nothing left to do once its result is written (or it is not wanted):
         # its Airflow home is throw-away, so it is stopped rather than waited for.
-        if self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.wait()
+        stop_reaped(self._proc, grace=WORKER_STOP_GRACE)  # the worker and anything it started
         if self._result_path.exists():
             home = json.loads(self._result_path.read_text()).get("airflow_home")
             if home and Path(home).name.startswith("airflow-home-"):
@@ -674,6 +705,12 @@ class PreparedRun:
             os.close(self._events_r)
             self._used = True
         self._tmp.cleanup()
+        self._cleanup_files()
+
+    def _cleanup_files(self) -> None:
+        files, self._files = self._files, None
+        if files is not None:
+            files.cleanup()
 
     def __enter__(self) -> PreparedRun:
         return self
@@ -683,15 +720,21 @@ class PreparedRun:
 
 
 def prepare_dag_run(dag_id: str, *, dags_folder: str | os.PathLike[str] = "dags",
-                    variables: Mapping[str, Any] | None = None) -> PreparedRun:  # fmt: skip
-    """Start a worker that gets Airflow ready for ``dag_id`` now; see ``PreparedRun``."""
-    return PreparedRun(dag_id, dags_folder=dags_folder, variables=variables)
+                    variables: Mapping[str, Any] | None = None,
+                    offline: bool = True) -> PreparedRun:  # fmt: skip
+    """Start a worker that gets Airflow ready for ``dag_id`` now; see ``PreparedRun``.
+
+    ``offline`` (default): the worker starts with `harness.offline_env`'s environment (dummy
+    credentials only, no profile, no ``~/.aws``, no service endpoints) and the off-loopback
+    guard installed before the DAG file is parsed."""
+    return PreparedRun(dag_id, dags_folder=dags_folder, variables=variables, offline=offline)
 
 
 def _run_in_subprocess(spec: RunSpec, progress: ProgressCallback | None) -> DagRunResult:
     """Run the spec in ``python -m harness._dag_worker``; events stream back over a pipe."""
+    offline = spec.endpoint_url is not None and is_loopback_url(spec.endpoint_url)
     with PreparedRun(spec.dag_id, dags_folder=spec.dags_folder,
-                     variables=spec.variables) as prepared:  # fmt: skip
+                     variables=spec.variables, offline=offline) as prepared:  # fmt: skip
         return prepared._execute(spec, progress)
 
 

@@ -28,6 +28,7 @@ from harness.emr.faults import Faults, ThrottleMiddleware, error_response
 from harness.emr.logs import tail
 from harness.emr.runtime import EmrRuntime, LifecycleDelays
 from harness.guard import DUMMY_CREDENTIALS, EndpointGuard
+from harness.offline_env import OfflineFiles, offline_env, snapshot_environ
 
 log = logging.getLogger("harness.emr")
 
@@ -37,9 +38,16 @@ _MANAGED_POLICIES = "load_aws_managed_policies"
 
 __all__ = ["ENV_UNSET", "EmulatedAWS", "LifecycleDelays", "console_reports"]
 
-#: Variables to remove from a child's environment next to `EmulatedAWS.env()`: they would
-#: point clients at real credentials or profiles.
-ENV_UNSET = ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE")
+#: Variables to remove from an environment next to `EmulatedAWS.env()`: they would point
+#: clients at real credentials, profiles or other endpoints. Child processes the harness starts
+#: get `harness.offline_env.offline_env`, which removes every other `AWS_*` variable as well.
+ENV_UNSET = (
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+)
 
 
 class EmulatedAWS:
@@ -91,6 +99,7 @@ class EmulatedAWS:
         self._settings_backup: tuple[bool, Any] | None = None  # (had "iam", old value)
         self._session: Any = None
         self._session_lock = threading.Lock()
+        self._offline_files: OfflineFiles | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> EmulatedAWS:
@@ -110,6 +119,10 @@ class EmulatedAWS:
         else:
             self._workdir = self._workdir_arg
             self._workdir.mkdir(parents=True, exist_ok=True)
+        self._offline_files = OfflineFiles()
+        # Taken before anything else runs in this endpoint (and before the guard edits the
+        # environment): steps start from it, never from os.environ read in a cluster thread.
+        base_env = snapshot_environ()
         if self._guard is not None:
             self._guard.install()
 
@@ -145,6 +158,8 @@ class EmulatedAWS:
             strict_versions=self.strict_versions,
             delays=self.delays,
             env=self.env(),
+            base_env=offline_env(base_env, endpoints=self.env(), files=self._offline_files,
+                                 guard=self._guard is not None),
         )
         self._runtime.install()
         self._reset_moto()  # a fresh account: nothing left from an earlier EmulatedAWS
@@ -158,6 +173,7 @@ class EmulatedAWS:
         first error is raised afterwards."""
         with contextlib.ExitStack() as cleanup:  # callbacks run last-registered first
             cleanup.callback(self._remove_workdir)
+            cleanup.callback(self._remove_offline_files)
             if self._guard is not None:
                 cleanup.callback(self._guard.uninstall)  # no-op unless this guard installed
             cleanup.callback(self._restore_moto_settings)
@@ -197,6 +213,11 @@ class EmulatedAWS:
             iam_conf[_MANAGED_POLICIES] = value
         if not had_iam and not iam_conf:
             del conf["iam"]
+
+    def _remove_offline_files(self) -> None:
+        files, self._offline_files = self._offline_files, None
+        if files is not None:
+            files.cleanup()
 
     def _remove_workdir(self) -> None:
         if self._own_workdir and self._workdir is not None:
@@ -266,7 +287,8 @@ class EmulatedAWS:
         return self._runtime
 
     def env(self) -> dict[str, str]:
-        """Environment for clients and child processes (also remove `ENV_UNSET`)."""
+        """Where this endpoint is, for clients and child processes (also remove `ENV_UNSET`
+        and `AWS_ENDPOINT_URL_<SERVICE>`; `harness.offline_env.offline_env` does all that)."""
         return {
             "AWS_ENDPOINT_URL": self.url,
             **DUMMY_CREDENTIALS,

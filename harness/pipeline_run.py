@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import resource
+import signal
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -166,6 +167,24 @@ def _parse_vars(pairs: list[str]) -> dict[str, str]:
 
 
 def main(args: argparse.Namespace, out: Callable[[str], Any] = print) -> int:
+    # SIGTERM/SIGHUP behave like Ctrl-C: every `with` below unwinds (the DAG worker and the
+    # Spark Connect server are stopped, clusters terminated, throw-away folders removed).
+    from harness.processes import interrupt_on_signals
+
+    runtimes: list[Any] = []  # the emulator's runtime, to report its clusters' final state
+    try:
+        with interrupt_on_signals():
+            return _main(args, out, runtimes)
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        out(f"interrupted ({signal.Signals(signum).name}): stopped the run and cleaned up")
+        for runtime in runtimes:
+            for cluster in runtime.clusters():
+                out(f"cluster {cluster.id}: {cluster.state.value}")
+        return 128 + signum
+
+
+def _main(args: argparse.Namespace, out: Callable[[str], Any], runtimes: list[Any]) -> int:
     t0 = time.perf_counter()
     phases: dict[str, float] = {}
 
@@ -197,6 +216,7 @@ def main(args: argparse.Namespace, out: Callable[[str], Any] = print) -> int:
 
         stack.enter_context(console_reports())  # the version mismatch as one plain line
         with EmulatedAWS(workdir=workdir, executor=executor) as aws:
+            runtimes.append(aws.runtime)
             phase("emulator_start")
             provision(aws, layout, data=args.data, script=args.script)
             phase("provision")

@@ -24,6 +24,34 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+_SIGTERM_KEY = pytest.StashKey[object]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """SIGTERM ends the session as Ctrl-C does: pytest stops, and fixture finalizers run (the
+    emulator terminates its clusters and kills step processes, temp folders are removed)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        signal.signal(signum, signal.SIG_IGN)  # a second SIGTERM must not cut the teardown
+        raise KeyboardInterrupt(f"pytest session interrupted by {signal.Signals(signum).name}")
+
+    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+        config.stash[_SIGTERM_KEY] = signal.signal(signal.SIGTERM, interrupt)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    import signal
+
+    previous = config.stash.get(_SIGTERM_KEY, None)
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)  # type: ignore[arg-type]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if config.getoption("--run-aws"):
         return
@@ -86,12 +114,15 @@ def emulated_aws(tmp_path, step_executor):
     """An `EmulatedAWS` on a free loopback port for one test, with AWS_ENDPOINT_URL, dummy
     credentials and the region set in the environment (and real profiles hidden). Every
     cluster is terminated and every step process killed when the test ends."""
+    import os
+
     from harness.endpoint import ENV_UNSET, EmulatedAWS
+    from harness.offline_env import unsafe_offline_keys
 
     # The env patch is undone before the endpoint stops, so the guard restores the original.
     aws = EmulatedAWS(workdir=tmp_path / "emulated-aws", executor=step_executor)
     with aws, pytest.MonkeyPatch.context() as mp:
-        for key in ENV_UNSET:
+        for key in [*ENV_UNSET, *unsafe_offline_keys(os.environ)]:
             mp.delenv(key, raising=False)
         for key, value in aws.env().items():
             mp.setenv(key, value)

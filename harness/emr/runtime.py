@@ -41,6 +41,7 @@ from harness.emr.states import (
     advance,
 )
 from harness.emr.steps import plan_step
+from harness.offline_env import snapshot_environ
 
 __all__ = [
     "ClusterRun",
@@ -129,6 +130,7 @@ class EmrRuntime:
         strict_versions: bool = False,
         delays: LifecycleDelays = LifecycleDelays(),
         env: dict[str, str] | None = None,
+        base_env: dict[str, str] | None = None,
     ) -> None:
         self.endpoint_url = endpoint_url
         self.region = region
@@ -141,11 +143,13 @@ class EmrRuntime:
         self.strict_versions = strict_versions
         self.delays = delays
         self.step_env = dict(env or {})  # AWS_* for the steps (endpoint, dummy creds)
+        # What steps start from: a snapshot taken now, never os.environ read from a cluster
+        # thread (Airflow's in-process supervisor adds and deletes variables meanwhile).
+        self.base_env = dict(base_env) if base_env is not None else snapshot_environ()
         self._version_warnings: list[str] = []
         self._cond = threading.Condition(threading.RLock())
         self._clusters: dict[str, ClusterRun] = {}
-        self._s3: Any = None
-        self._s3_lock = threading.Lock()  # cluster threads create the client lazily
+        self._s3: Any = None  # made in install(): building a client reads os.environ
         self._stopping = False
         self._unpatch: list[Callable[[], None]] = []
         self._held: set[ClusterState] = set()
@@ -163,6 +167,7 @@ class EmrRuntime:
                 "process-global): stop the other EmulatedAWS first"
             )
         _ACTIVE = self
+        self._s3client()  # now, in the installing thread (see _s3client)
         backend_cls = models.ElasticMapReduceBackend
         response_cls = responses.ElasticMapReduceResponse
         runtime = self
@@ -704,7 +709,7 @@ class EmrRuntime:
         snap = stager.stage_in(plan.s3_uris)
         note(f"Staged in {len(plan.s3_uris)} S3 location(s), {snap.downloaded} object(s) copied")
 
-        env = dict(os.environ)
+        env = dict(self.base_env)
         if plan.kind == "spark-submit":
             env = local_spark.spark_submit_env(env)
         env.update(self.step_env)
@@ -725,18 +730,20 @@ class EmrRuntime:
         return rc, False
 
     def _s3client(self) -> Any:
-        with self._s3_lock:
-            if self._s3 is None:
-                import boto3
+        """The runtime's S3 client. Created by `install()` in the installing thread: botocore
+        reads the process environment while building a session and a client, which is not
+        safe from a cluster thread while another thread changes the environment."""
+        if self._s3 is None:
+            import boto3
 
-                self._s3 = boto3.session.Session().client(
-                    "s3",
-                    endpoint_url=self.endpoint_url,
-                    region_name=self.region,
-                    aws_access_key_id="testing",
-                    aws_secret_access_key="testing",
-                )
-            return self._s3
+            self._s3 = boto3.session.Session().client(
+                "s3",
+                endpoint_url=self.endpoint_url,
+                region_name=self.region,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+            )
+        return self._s3
 
     # ------------------------------------------------------------------------------------------
     # version guard
