@@ -294,11 +294,24 @@ class RunSpec:
     retries: int | None
     conf: dict[str, Any] | None
     echo_logs: bool
+    #: A backend's `connection_extra()` (per-service endpoints); None: one endpoint_url.
+    connection_extra: dict[str, Any] | None = None
+    #: False for real AWS: no dummy keys, the default credential chain.
+    offline: bool = True
 
 
 def _run_env(spec: RunSpec) -> dict[str, str]:
     env = dict(spec.extra_env)
-    if spec.endpoint_url:
+    if spec.connection_extra is not None:
+        # A backend: the connection carries its endpoints per service (service_config).
+        env.update(airflow_home.connection_env(None, conn_id=spec.conn_id,
+                                               extra=spec.connection_extra,
+                                               dummy_keys=spec.offline))
+        if spec.offline:
+            env.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
+            env.pop("AWS_SESSION_TOKEN", None)
+        env.setdefault("AWS_DEFAULT_REGION", spec.region)
+    elif spec.endpoint_url:
         env.update(airflow_home.connection_env(spec.endpoint_url, region=spec.region,
                                                conn_id=spec.conn_id))
         env.setdefault("AWS_ENDPOINT_URL", spec.endpoint_url)
@@ -552,10 +565,11 @@ class PreparedRun:
         self._used = False
 
     def run(self, *, aws: Any = None, progress: ProgressCallback | None = None,
-            **kwargs: Any) -> DagRunResult:  # fmt: skip
+            backend: Any = None, **kwargs: Any) -> DagRunResult:  # fmt: skip
         """Run once (same keywords as ``run_dag``; ``variables`` adds to the prepared ones)."""
         if self._used:
             raise RuntimeError("a PreparedRun runs once")
+        aws = _one_of(aws, backend)
         self._used = True
         kwargs["variables"] = {**self.variables, **(kwargs.get("variables") or {})}
         spec, url, region = _spec(self.dag_id, self.dags_folder, aws, **kwargs)
@@ -566,7 +580,7 @@ class PreparedRun:
         finally:
             self.close()
         result.timings["run_dag"] = time.perf_counter() - t0
-        if url:
+        if url or _is_backend(aws):
             _inspect(aws, url, region, since, result)
         return result
 
@@ -630,12 +644,25 @@ def _run_in_subprocess(spec: RunSpec, progress: ProgressCallback | None) -> DagR
 # ------------------------------------------------------------------------- the emulator
 
 
+def _is_backend(aws: Any) -> bool:
+    """A `harness.backends.base.Backend` (duck-typed: this module does not import backends)."""
+    return hasattr(aws, "connection_extra") and hasattr(aws, "endpoints")
+
+
+def _one_of(aws: Any, backend: Any) -> Any:
+    if backend is not None and aws is not None:
+        raise TypeError("give aws= or backend=, not both")
+    return backend if backend is not None else aws
+
+
 def _endpoint_of(aws: Any) -> tuple[str | None, str | None, dict[str, str]]:
-    """(endpoint URL, region, extra env) from an EmulatedAWS-like object or a URL string."""
+    """(endpoint URL, region, extra env) from a backend, an EmulatedAWS-like object or a URL."""
     if aws is None:
         return None, None, {}
     if isinstance(aws, str):
         return aws, None, {}
+    if _is_backend(aws):
+        return aws.default_endpoint(), aws.region, dict(aws.env())
     env = dict(aws.env()) if hasattr(aws, "env") else {}
     return aws.url, getattr(aws, "region", None), env
 
@@ -700,7 +727,10 @@ def _inspect_emr(aws: Any, url: str, region: str, since: datetime, result: DagRu
                         tail = f"(stderr unavailable: {e})"
                 if hasattr(aws, "step_dir"):
                     # spark-submit's PythonRunner sends the Python driver's traceback to stdout.
-                    stdout_tail = _tail(Path(aws.step_dir(c["Id"], step["Id"])) / "stdout")
+                    try:
+                        stdout_tail = _tail(Path(aws.step_dir(c["Id"], step["Id"])) / "stdout")
+                    except Exception:  # a backend whose steps' logs are not local
+                        stdout_tail = None
                 result.step_failures.append({
                     "cluster_id": c["Id"],
                     "step_id": step["Id"],
@@ -741,6 +771,7 @@ def _spec(
 ) -> tuple[RunSpec, str | None, str]:
     url, aws_region, extra_env = _endpoint_of(aws)
     region = region or aws_region or "us-east-1"
+    backend = _is_backend(aws)
     spec = RunSpec(
         dag_id=dag_id,
         dags_folder=str(Path(dags_folder).resolve()),
@@ -757,6 +788,8 @@ def _spec(
         retries=retries,
         conf=dict(conf) if conf is not None else None,
         echo_logs=echo_logs,
+        connection_extra=dict(aws.connection_extra()) if backend else None,
+        offline=bool(getattr(aws, "offline", True)),
     )
     return spec, url, region
 
@@ -778,6 +811,7 @@ def run_dag(
     echo_logs: bool = False,
     isolation: str = "auto",
     faults: Callable[[Any], Any] | None = None,
+    backend: Any = None,
 ) -> DagRunResult:
     """Run ``dag_id`` from ``dags_folder`` once under ``dag.test()`` and report what happened.
 
@@ -796,10 +830,15 @@ def run_dag(
         imported here with another configuration).
     :param faults: called with ``aws.faults`` before the run, to arm injected failures, e.g.
         ``faults=lambda f: f.throttle("DescribeStep", times=3)``.
+    :param backend: a started ``harness.backends`` backend (embedded, localstack, aws), instead
+        of ``aws=``: the connection gets its endpoints per service (``service_config``), the
+        environment its ``env()``, and the inspection afterwards uses its clients.
     """
+    aws = _one_of(aws, backend)
     if faults is not None:
-        if not hasattr(aws, "faults"):
-            raise TypeError("faults= needs aws= to be an EmulatedAWS (an object with .faults)")
+        if getattr(aws, "faults", None) is None:
+            raise TypeError("faults= needs a backend that can inject faults (an object with "
+                            f".faults); {getattr(aws, 'name', type(aws).__name__)} has none")
         faults(aws.faults)
     spec, url, region = _spec(
         dag_id, dags_folder, aws, variables=variables, region=region, conn_id=conn_id,
@@ -819,6 +858,6 @@ def run_dag(
     engine = _run_in_process if isolation == "in-process" else _run_in_subprocess
     result = engine(spec, progress)
     result.timings["run_dag"] = time.perf_counter() - t0
-    if url:
+    if url or _is_backend(aws):
         _inspect(aws, url, region, since, result)
     return result

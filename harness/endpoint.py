@@ -55,6 +55,8 @@ class EmulatedAWS:
         delays: seconds spent in STARTING / BOOTSTRAPPING / TERMINATING (default 0).
         load_managed_policies: load AWS-managed IAM policies into the emulated IAM (needed to
             attach the EMR default roles' policies as the AWS CLI does).
+        s3_endpoint_url: the S3 that step inputs, outputs and logs go through (default: this
+            endpoint's own); e.g. LocalStack's, with this endpoint serving only EMR.
     """
 
     def __init__(
@@ -68,8 +70,10 @@ class EmulatedAWS:
         guard: bool = True,
         delays: LifecycleDelays = NO_DELAYS,
         load_managed_policies: bool = True,
+        s3_endpoint_url: str | None = None,
     ) -> None:
         self.region = region
+        self.s3_endpoint_url = s3_endpoint_url
         self._port = port
         # Absolute: every step runs in its own working directory.
         self._workdir_arg = Path(workdir).resolve() if workdir is not None else None
@@ -137,6 +141,7 @@ class EmulatedAWS:
             strict_versions=self.strict_versions,
             delays=self.delays,
             env=self.env(),
+            s3_endpoint_url=self.s3_endpoint_url,
         )
         self._runtime.install()
         self._reset_moto()  # a fresh account: nothing left from an earlier EmulatedAWS
@@ -259,13 +264,16 @@ class EmulatedAWS:
 
     def env(self) -> dict[str, str]:
         """Environment for clients and child processes (also remove `ENV_UNSET`)."""
-        return {
+        env = {
             "AWS_ENDPOINT_URL": self.url,
             **DUMMY_CREDENTIALS,
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
             "AWS_EC2_METADATA_DISABLED": "true",
         }
+        if self.s3_endpoint_url:
+            env["AWS_ENDPOINT_URL_S3"] = self.s3_endpoint_url
+        return env
 
     def client(self, service: str, **kwargs: Any) -> Any:
         """A boto3 client for `service` aimed at this endpoint."""
