@@ -88,3 +88,14 @@ def bench(session: nox.Session) -> None:
     for script in sorted(os.listdir(BENCHMARKS)):
         if script.endswith(".py"):
             session.run("python", f"{BENCHMARKS}/{script}")
+
+
+@nox.session(python=PYTHON)
+def localstack(session: nox.Session) -> None:
+    """The pipeline scenarios and the backend's own tests against a real LocalStack started on
+    this host (no Docker): LocalStack's pinned virtual environment is created first. Fails if
+    every test skipped (a LocalStack that could not start must not pass as green)."""
+    _sync(session, "airflow", "spark")
+    session.run("python", "-m", "harness.backends.localstack_env")
+    _pytest(session, "tests/integration/pipeline", "tests/integration/backends",
+            "--backend=localstack", "--fail-if-all-skipped", "-rs")

@@ -137,6 +137,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "once, while Airflow starts) instead of a cold spark-submit")
     p.add_argument("--timings", default=None, metavar="PATH",
                    help="write where the time went (phases, tasks, the Spark step) as JSON")
+    p.add_argument("--backend", choices=("embedded", "localstack", "localstack-docker"),
+                   default="embedded",
+                   help="where AWS comes from: the embedded emulator (default), a real LocalStack "
+                        "started on this host (S3, IAM, STS, Logs; EMR from the harness's "
+                        "runtime beside it unless LocalStack serves EMR), or LocalStack in Docker")
+    p.add_argument("--localstack-url", default=None, metavar="URL",
+                   help="with --backend localstack: use the LocalStack-compatible endpoint at URL "
+                        "(checked through /_localstack/health) instead of starting one")
+    p.add_argument("--install-localstack", action="store_true",
+                   help="create LocalStack's pinned virtual environment if it is missing")
 
 
 def _parse_vars(pairs: list[str]) -> dict[str, str]:
@@ -177,6 +187,9 @@ def main(args: argparse.Namespace, out: Callable[[str], Any] = print) -> int:
             executor = stack.enter_context(
                 ConnectExecutor(log_path=workdir / "spark-connect.log"))
             phase("start_spark_connect")
+        if getattr(args, "backend", "embedded") != "embedded":
+            return _run_on_backend(args, out, prepared, executor, layout, workdir,
+                                   (phase, phases), t0)
         from harness.endpoint import EmulatedAWS
 
         with EmulatedAWS(workdir=workdir, executor=executor) as aws:
@@ -192,6 +205,41 @@ def main(args: argparse.Namespace, out: Callable[[str], Any] = print) -> int:
             if args.timings:
                 _write_timings(Path(args.timings), aws, result, phases)
             return _report(args, out, aws, layout, workdir, result, t0)
+
+
+def _run_on_backend(args: argparse.Namespace, out: Callable[[str], Any], prepared: Any,
+                    executor: Any, layout: PipelineLayout, workdir: Path,
+                    timing: tuple[Callable[[str], None], dict[str, float]],
+                    t0: float) -> int:  # fmt: skip
+    """The same run against another backend (LocalStack): the DAG reaches it through the
+    connection's per-service endpoints."""
+    from harness.backends import BackendUnavailable, create_backend
+
+    backend = create_backend(args.backend, workdir=workdir, executor=executor,
+                             localstack_url=args.localstack_url,
+                             install_localstack=args.install_localstack)
+    phase, phases = timing
+    try:
+        backend.start()
+    except BackendUnavailable as exc:
+        out(f"{args.backend} backend unavailable: {exc}")
+        return 2
+    try:
+        phase("backend_start")
+        out(backend.describe())
+        provision(backend, layout, data=args.data, script=args.script)
+        phase("provision")
+        out(f"running {args.dag_id} from {args.dags_folder}/ under Airflow's dag.test() "
+            f"(workdir {workdir})")
+        result = prepared.run(backend=backend, poke_interval=args.poke_interval,
+                              deferrable=args.deferrable, progress=out,
+                              echo_logs=args.echo_logs)
+        phase("run_dag")
+        if args.timings:
+            _write_timings(Path(args.timings), backend, result, phases)
+        return _report(args, out, backend, layout, workdir, result, t0)
+    finally:
+        backend.stop()
 
 
 def _report(args: argparse.Namespace, out: Callable[[str], Any], aws: Any,
@@ -211,10 +259,12 @@ def _report(args: argparse.Namespace, out: Callable[[str], Any], aws: Any,
     _, rejects = read_csv_prefix(s3, layout.bucket, layout.rejects_prefix)
     out(f"rejects: {len(rejects)} row(s) (s3://{layout.bucket}/{layout.rejects_prefix})")
     out("")
-    out(f"outputs on disk: {aws.workdir / 's3' / layout.bucket / layout.output_prefix}")
-    cluster_id = result.xcoms.get("criar_cluster_emr")
-    for step_id in result.xcoms.get("adicionar_steps_spark") or []:
-        out(f"step logs:       {aws.step_dir(cluster_id, step_id)}")
+    emulator = getattr(aws, "emulator", aws)  # a LocalStack backend's EMR runtime, if any
+    if emulator is not None and hasattr(emulator, "step_dir"):
+        out(f"outputs on disk: {emulator.workdir / 's3' / layout.bucket / layout.output_prefix}")
+        cluster_id = result.xcoms.get("criar_cluster_emr")
+        for step_id in result.xcoms.get("adicionar_steps_spark") or []:
+            out(f"step logs:       {emulator.step_dir(cluster_id, step_id)}")
     _write_task_logs(result, workdir, out)
     out(f"done in {time.perf_counter() - t0:.1f} s")
     return 0

@@ -136,6 +136,7 @@ class LocalStackServer:
         self.proc: subprocess.Popen[bytes] | None = None
         self.health: dict[str, Any] = {}
         self.start_seconds: float | None = None  # spawn -> healthy
+        self._bind_host = "127.0.0.1"  # a test sets 0.0.0.0 to prove the check below works
 
     @property
     def url(self) -> str:
@@ -184,7 +185,7 @@ class LocalStackServer:
             "OVERRIDE_IN_DOCKER": "0",  # this sandbox looks like a container to it
             "FILESYSTEM_ROOT": str(self.workdir / "filesystem"),
             "HARNESS_S3_STORAGE": str(self.workdir / "s3-storage"),
-            "HARNESS_BIND_HOST": "127.0.0.1",
+            "HARNESS_BIND_HOST": self._bind_host,
             "HARNESS_PARENT_PID": str(os.getpid()),
             "DISABLE_EVENTS": "1",  # no analytics
             "SKIP_SSL_CERT_DOWNLOAD": "1",  # no call to api.localstack.cloud
@@ -228,7 +229,8 @@ class LocalStackServer:
             delay = min(delay * 1.5, 0.25)
 
     def stop(self) -> None:
-        """SIGTERM to its process group, SIGKILL after `stop_timeout`; idempotent."""
+        """SIGTERM to its process group, SIGKILL after `stop_timeout` (its state is thrown away,
+        and its own shutdown can take 15 s); idempotent."""
         proc, self.proc = self.proc, None
         if proc is None:
             return
