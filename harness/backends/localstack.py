@@ -28,6 +28,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -340,6 +341,7 @@ class LocalStackBackend(Backend):
         self.emulator: Any = None  # EmulatedAWS serving EMR, when LocalStack does not
         self._guard: EndpointGuard | None = None
         self._session: Any = None
+        self._session_lock = threading.Lock()  # clients are made from several threads
         self.url: str | None = None  # LocalStack's
         self.health: dict[str, Any] = {}
         self.start_seconds: float | None = None
@@ -462,11 +464,12 @@ class LocalStackBackend(Backend):
             "aws_secret_access_key": DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
             **kwargs,
         }
-        if self._session is None:
-            import boto3
+        with self._session_lock:
+            if self._session is None:
+                import boto3
 
-            self._session = boto3.session.Session()  # one model cache for all clients
-        return self._session.client(service, **params)
+                self._session = boto3.session.Session()  # one model cache for all clients
+            return self._session.client(service, **params)
 
     # -- optional abilities ----------------------------------------------------------------
     def step_stderr_tail(self, cluster_id: str, step_id: str, lines: int = 20) -> str | None:
