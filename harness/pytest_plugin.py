@@ -83,6 +83,8 @@ class _SkipCounter:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--backend", default=None) is not None:
+        backend_names(config)  # a typo is a usage error at once, not a collection error
     if config.getoption("--fail-if-all-skipped", default=False):
         config.pluginmanager.register(_SkipCounter(), "harness-skip-counter")
 
