@@ -122,6 +122,9 @@ class LocalStackServer:
         install: create that venv when it is missing (else BackendUnavailable says how).
         start_timeout: seconds to wait for `/_localstack/health`.
         stop_timeout: seconds SIGTERM gets before SIGKILL.
+
+    It dies with the *thread* that started it (Linux's PR_SET_PDEATHSIG follows the forking
+    thread): start it from a thread that lives as long as you use it (the main thread does).
     """
 
     def __init__(self, *, workdir: str | Path, services: tuple[str, ...] = SERVICES,
