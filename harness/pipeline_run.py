@@ -215,10 +215,14 @@ def _run_on_backend(args: argparse.Namespace, out: Callable[[str], Any], prepare
     connection's per-service endpoints."""
     from harness.backends import BackendUnavailable, create_backend
 
-    backend = create_backend(args.backend, workdir=workdir, executor=executor,
-                             localstack_url=args.localstack_url,
-                             install_localstack=args.install_localstack)
     phase, phases = timing
+    try:
+        backend = create_backend(args.backend, workdir=workdir, executor=executor,
+                                 localstack_url=args.localstack_url,
+                                 install_localstack=args.install_localstack)
+    except ValueError as exc:  # a bad option value (an off-loopback --localstack-url ...)
+        out(f"{args.backend} backend: {exc}")
+        return 2
     try:
         backend.start()
     except BackendUnavailable as exc:

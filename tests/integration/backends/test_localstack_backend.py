@@ -160,3 +160,23 @@ def test_in_docker_or_the_exact_reason_why_not(tmp_path):
         assert read_health(backend.url)["services"]["s3"] in ("available", "running")
     finally:
         backend.stop()
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("closed-port", "localstack backend unavailable: no LocalStack at http://127.0.0.1:"),
+    ("http://10.0.0.5:4566", "localstack backend: the LocalStack URL must be a loopback address"),
+])
+def test_the_cli_says_why_a_localstack_url_cannot_be_used(tmp_path, url, expected):
+    import socket
+
+    if url == "closed-port":
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            url = f"http://127.0.0.1:{s.getsockname()[1]}"  # closed again: nobody listens
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness", "run", "--backend", "localstack", "--localstack-url",
+         url, "--workdir", str(tmp_path / "run")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert expected in proc.stdout
