@@ -100,3 +100,14 @@ def moto_emr(session: nox.Session) -> None:
     """moto's own EMR API tests, in server mode, against the emulator (divergences listed)."""
     _sync(session)
     session.run("python", "tests/conformance/moto_emr_suite.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def localstack(session: nox.Session) -> None:
+    """The pipeline scenarios and the backend's own tests against a real LocalStack started on
+    this host (no Docker): LocalStack's pinned virtual environment is created first. Fails if
+    every test skipped (a LocalStack that could not start must not pass as green)."""
+    _sync(session, "airflow", "spark")
+    session.run("python", "-m", "harness.backends.localstack_env")
+    _pytest(session, "tests/integration/pipeline", "tests/integration/backends",
+            "--backend=localstack", "--fail-if-all-skipped", "-rs")

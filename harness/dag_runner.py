@@ -331,11 +331,24 @@ class RunSpec:
     conf: dict[str, Any] | None
     echo_logs: bool
     timeout: float | None = None  # the whole run's budget, seconds
+    #: A backend's `connection_extra()` (per-service endpoints); None: one endpoint_url.
+    connection_extra: dict[str, Any] | None = None
+    #: False for real AWS: no dummy keys, the default credential chain.
+    offline: bool = True
 
 
 def _run_env(spec: RunSpec) -> dict[str, str]:
     env = dict(spec.extra_env)
-    if spec.endpoint_url:
+    if spec.connection_extra is not None:
+        # A backend: the connection carries its endpoints per service (service_config).
+        env.update(airflow_home.connection_env(None, conn_id=spec.conn_id,
+                                               extra=spec.connection_extra,
+                                               dummy_keys=spec.offline))
+        if spec.offline:
+            env.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
+            env.pop("AWS_SESSION_TOKEN", None)
+        env.setdefault("AWS_DEFAULT_REGION", spec.region)
+    elif spec.endpoint_url:
         env.update(airflow_home.connection_env(spec.endpoint_url, region=spec.region,
                                                conn_id=spec.conn_id))
         env.setdefault("AWS_ENDPOINT_URL", spec.endpoint_url)
@@ -627,10 +640,11 @@ class PreparedRun:
             os.killpg(self._proc.pid, signal.SIGTERM)
 
     def run(self, *, aws: Any = None, progress: ProgressCallback | None = None,
-            **kwargs: Any) -> DagRunResult:  # fmt: skip
+            backend: Any = None, **kwargs: Any) -> DagRunResult:  # fmt: skip
         """Run once (same keywords as ``run_dag``; ``variables`` adds to the prepared ones)."""
         if self._used:
             raise RuntimeError("a PreparedRun runs once")
+        aws = _one_of(aws, backend)
         if self.offline and aws is not None and getattr(aws, "offline", True) is False:
             raise ValueError(
                 f"this PreparedRun is offline (its worker has dummy credentials and the "
@@ -647,7 +661,7 @@ class PreparedRun:
         finally:
             self.close()
         result.timings["run_dag"] = time.perf_counter() - t0
-        if url:
+        if url or _is_backend(aws):
             _after_kill(aws, url, region, owner, result)
             _inspect(aws, url, region, owner, result)
         return result
@@ -779,12 +793,25 @@ def _after_kill(aws: Any, url: str, region: str, owner: RunAttribution,
 # ------------------------------------------------------------------------- the emulator
 
 
+def _is_backend(aws: Any) -> bool:
+    """A `harness.backends.base.Backend` (duck-typed: this module does not import backends)."""
+    return hasattr(aws, "connection_extra") and hasattr(aws, "endpoints")
+
+
+def _one_of(aws: Any, backend: Any) -> Any:
+    if backend is not None and aws is not None:
+        raise TypeError("give aws= or backend=, not both")
+    return backend if backend is not None else aws
+
+
 def _endpoint_of(aws: Any) -> tuple[str | None, str | None, dict[str, str]]:
-    """(endpoint URL, region, extra env) from an EmulatedAWS-like object or a URL string."""
+    """(endpoint URL, region, extra env) from a backend, an EmulatedAWS-like object or a URL."""
     if aws is None:
         return None, None, {}
     if isinstance(aws, str):
         return aws, None, {}
+    if _is_backend(aws):
+        return aws.default_endpoint(), aws.region, dict(aws.env())
     env = dict(aws.env()) if hasattr(aws, "env") else {}
     return aws.url, getattr(aws, "region", None), env
 
@@ -818,7 +845,7 @@ class RunAttribution:
 
 def _attribution(spec: RunSpec, aws: Any, url: str | None, region: str) -> RunAttribution:
     """Tag the run's AWS clients (called before the run starts)."""
-    if not url:
+    if not (url or _is_backend(aws)):
         return RunAttribution(None, None)
     # An environment variable, not the connection's ``config_kwargs``: a hook given an explicit
     # ``botocore_config`` (the DAG's operators) ignores the connection's config_kwargs.
@@ -831,7 +858,10 @@ def _attribution(spec: RunSpec, aws: Any, url: str | None, region: str) -> RunAt
 
 def _emr_runtime(aws: Any) -> Any:
     """The emulator's EMR runtime (it records who created each cluster), if ``aws`` has one."""
-    runtime = None if aws is None or isinstance(aws, str) else getattr(aws, "runtime", None)
+    if aws is None or isinstance(aws, str):
+        return None
+    # A backend (embedded, localstack) holds its EmulatedAWS as `.emulator`.
+    runtime = getattr(getattr(aws, "emulator", None) or aws, "runtime", None)
     return runtime if callable(getattr(runtime, "clusters", None)) else None
 
 
@@ -902,7 +932,10 @@ def _inspect_emr(aws: Any, url: str, region: str, owner: RunAttribution,
                         tail = f"(stderr unavailable: {e})"
                 if hasattr(aws, "step_dir"):
                     # spark-submit's PythonRunner sends the Python driver's traceback to stdout.
-                    stdout_tail = _tail(Path(aws.step_dir(c["Id"], step["Id"])) / "stdout")
+                    try:
+                        stdout_tail = _tail(Path(aws.step_dir(c["Id"], step["Id"])) / "stdout")
+                    except Exception:  # a backend whose steps' logs are not local
+                        stdout_tail = None
                 result.step_failures.append({
                     "cluster_id": c["Id"],
                     "step_id": step["Id"],
@@ -946,6 +979,7 @@ def _spec(
         raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
     url, aws_region, extra_env = _endpoint_of(aws)
     region = region or aws_region or "us-east-1"
+    backend = _is_backend(aws)
     spec = RunSpec(
         dag_id=dag_id,
         dags_folder=str(Path(dags_folder).resolve()),
@@ -963,6 +997,8 @@ def _spec(
         conf=dict(conf) if conf is not None else None,
         echo_logs=echo_logs,
         timeout=float(timeout) if timeout is not None else None,
+        connection_extra=dict(aws.connection_extra()) if backend else None,
+        offline=bool(getattr(aws, "offline", True)),
     )
     return spec, url, region
 
@@ -985,6 +1021,7 @@ def run_dag(
     isolation: str = "auto",
     faults: Callable[[Any], Any] | None = None,
     timeout: float | None = None,
+    backend: Any = None,
 ) -> DagRunResult:
     """Run ``dag_id`` from ``dags_folder`` once under ``dag.test()`` and report what happened.
 
@@ -1010,10 +1047,15 @@ def run_dag(
         ``run_bounds.TEARDOWN_GRACE`` s more) and ``result.timed_out`` says where the run stood.
         A subprocess worker that has not finished ``WORKER_KILL_GRACE`` s after that is killed
         (and the clusters the run created are terminated). See docs/run-bounds.md.
+    :param backend: a started ``harness.backends`` backend (embedded, localstack, aws), instead
+        of ``aws=``: the connection gets its endpoints per service (``service_config``), the
+        environment its ``env()``, and the inspection afterwards uses its clients.
     """
+    aws = _one_of(aws, backend)
     if faults is not None:
-        if not hasattr(aws, "faults"):
-            raise TypeError("faults= needs aws= to be an EmulatedAWS (an object with .faults)")
+        if getattr(aws, "faults", None) is None:
+            raise TypeError("faults= needs a backend that can inject faults (an object with "
+                            f".faults); {getattr(aws, 'name', type(aws).__name__)} has none")
         faults(aws.faults)
     spec, url, region = _spec(
         dag_id, dags_folder, aws, variables=variables, region=region, conn_id=conn_id,
@@ -1032,7 +1074,7 @@ def run_dag(
     engine = _run_in_process if isolation == "in-process" else _run_in_subprocess
     result = engine(spec, progress)
     result.timings["run_dag"] = time.perf_counter() - t0
-    if url:
+    if url or _is_backend(aws):
         _after_kill(aws, url, region, owner, result)
         _inspect(aws, url, region, owner, result)
     return result

@@ -67,6 +67,8 @@ class EmulatedAWS:
         delays: seconds spent in STARTING / BOOTSTRAPPING / TERMINATING (default 0).
         load_managed_policies: load AWS-managed IAM policies into the emulated IAM (needed to
             attach the EMR default roles' policies as the AWS CLI does).
+        s3_endpoint_url: the S3 that step inputs, outputs and logs go through (default: this
+            endpoint's own); e.g. LocalStack's, with this endpoint serving only EMR.
     """
 
     def __init__(
@@ -80,8 +82,10 @@ class EmulatedAWS:
         guard: bool = True,
         delays: LifecycleDelays = NO_DELAYS,
         load_managed_policies: bool = True,
+        s3_endpoint_url: str | None = None,
     ) -> None:
         self.region = region
+        self.s3_endpoint_url = s3_endpoint_url
         self._port = port
         # Absolute: every step runs in its own working directory.
         self._workdir_arg = Path(workdir).resolve() if workdir is not None else None
@@ -160,6 +164,7 @@ class EmulatedAWS:
             env=self.env(),
             base_env=offline_env(base_env, endpoints=self.env(), files=self._offline_files,
                                  guard=self._guard is not None),
+            s3_endpoint_url=self.s3_endpoint_url,
         )
         self._runtime.install()
         self._reset_moto()  # a fresh account: nothing left from an earlier EmulatedAWS
@@ -288,14 +293,17 @@ class EmulatedAWS:
 
     def env(self) -> dict[str, str]:
         """Where this endpoint is, for clients and child processes (also remove `ENV_UNSET`
-        and `AWS_ENDPOINT_URL_<SERVICE>`; `harness.offline_env.offline_env` does all that)."""
-        return {
+        and other `AWS_ENDPOINT_URL_<SERVICE>`; `harness.offline_env.offline_env` does all that)."""
+        env = {
             "AWS_ENDPOINT_URL": self.url,
             **DUMMY_CREDENTIALS,
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
             "AWS_EC2_METADATA_DISABLED": "true",
         }
+        if self.s3_endpoint_url:
+            env["AWS_ENDPOINT_URL_S3"] = self.s3_endpoint_url
+        return env
 
     def client(self, service: str, **kwargs: Any) -> Any:
         """A boto3 client for `service` aimed at this endpoint."""

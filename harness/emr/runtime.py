@@ -131,8 +131,11 @@ class EmrRuntime:
         delays: LifecycleDelays = LifecycleDelays(),
         env: dict[str, str] | None = None,
         base_env: dict[str, str] | None = None,
+        s3_endpoint_url: str | None = None,
     ) -> None:
         self.endpoint_url = endpoint_url
+        # Where step inputs, outputs and logs live: another S3 (LocalStack's) when given.
+        self.s3_endpoint_url = s3_endpoint_url or endpoint_url
         self.region = region
         self.workdir = Path(workdir)
         self.mirror_root = self.workdir / "s3"
@@ -738,7 +741,7 @@ class EmrRuntime:
 
             self._s3 = boto3.session.Session().client(
                 "s3",
-                endpoint_url=self.endpoint_url,
+                endpoint_url=self.s3_endpoint_url,
                 region_name=self.region,
                 aws_access_key_id="testing",
                 aws_secret_access_key="testing",
