@@ -243,11 +243,15 @@ class AwsBackend(Backend):
             f"hard stops: run timeout {self.plan.run_timeout_s} s (step sensor timeout and "
             f"harness deadline), cluster idle auto-termination {self.plan.idle_timeout_s} s",
             f"cost ceiling: at most {self.ceiling.max_instances} instances of "
-            f"{', '.join(sorted(PRICES_USD_PER_HOUR))}, "
-            f"worst case ${self.plan.worst_case_usd():.2f} "
-            f"(refused above ${self.ceiling.max_usd:.2f})",
+            f"{', '.join(sorted(PRICES_USD_PER_HOUR))}, worst case at most "
+            f"${self.ceiling.max_usd:.2f} (this plan: {self._worst_case()})",
             f"IAM: uses the existing {', '.join(REQUIRED_ROLES)} (not created)",
         ]
+
+    def _worst_case(self) -> str:
+        if self.plan.instance_type not in PRICES_USD_PER_HOUR:
+            return f"{self.plan.instance_type} is not allowed"
+        return f"${self.plan.worst_case_usd():.2f}"
 
     def provision(
         self, *, data: str | Path, script: str | Path,
