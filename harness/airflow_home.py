@@ -82,13 +82,19 @@ def airflow_env(
 
 
 def connection_env(
-    endpoint_url: str, *, region: str = "us-east-1", conn_id: str = DEFAULT_CONN_ID
+    endpoint_url: str,
+    *,
+    region: str = "us-east-1",
+    conn_id: str = DEFAULT_CONN_ID,
+    login: str = "testing",
+    password: str = "testing",
 ) -> dict[str, str]:
-    """``AIRFLOW_CONN_<ID>`` for an AWS connection aimed at ``endpoint_url`` with dummy keys."""
+    """``AIRFLOW_CONN_<ID>`` for an AWS connection aimed at ``endpoint_url``: dummy keys, or
+    ``login``/``password`` (access key id / secret, e.g. an emulated IAM user's)."""
     conn = {
         "conn_type": "aws",
-        "login": "testing",
-        "password": "testing",
+        "login": login,
+        "password": password,
         "extra": {"endpoint_url": endpoint_url, "region_name": region},
     }
     return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(conn)}
