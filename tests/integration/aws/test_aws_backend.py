@@ -142,3 +142,19 @@ def test_connection_and_env_use_the_profile_and_no_keys():
     env = aws.env()
     assert env["AWS_PROFILE"] == "dataeng" and env["AWS_DEFAULT_REGION"] == "eu-west-1"
     assert not any(k.startswith("AWS_ENDPOINT_URL") or "KEY" in k for k in env)
+
+
+def test_rehearsal_of_the_real_smoke_test(aws_backend_factory, emulated_aws, spark, monkeypatch):
+    """test_smoke_real.py's body, run for real against the emulator: provision, the DAG through
+    run_dag with the backend's connection, output checked with chispa, cleanup."""
+    from . import test_smoke_real
+
+    monkeypatch.setattr(test_smoke_real, "POKE_INTERVAL_S", 0.5)
+    backend = aws_backend_factory(run_id="rehearse")
+    test_smoke_real.smoke_and_check(backend, spark)
+    emr = emulated_aws.client("emr")
+    (cluster,) = emr.list_clusters()["Clusters"]
+    assert cluster["Status"]["State"] == "TERMINATED"
+    assert tags_of(emr.describe_cluster(ClusterId=cluster["Id"])["Cluster"]["Tags"])[
+        RUN_ID_TAG] == "rehearse"
+    assert bucket_names(emulated_aws.client("s3")) == []

@@ -184,7 +184,10 @@ def test_each_enforced_action_is_needed(enforced, action):
         # HeadObject has no body: S3 says 403 and cannot name the action.
         assert (error["Code"], e.value.operation_name) == ("403", "HeadObject"), error
     else:
-        assert error["Code"] == "AccessDenied", error
+        # moto answers EMR's JSON protocol with an XML error body, which botocore cannot
+        # parse: the code is then "403" and the message is that body (AccessDenied inside).
+        assert (error["Code"] == "AccessDenied"
+                or "<Code>AccessDenied</Code>" in error["Message"]), error
         assert f"is not authorized to perform: {action}" in error["Message"], error
         assert e.value.operation_name == action.split(":")[1]
 
