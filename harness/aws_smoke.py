@@ -173,6 +173,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace, out: Callable[[str], Any] = print) -> int:
+    from harness.backends.aws import RequiredRolesMissing
+    from harness.backends.base import BackendUnavailable
+
     def say(line: str) -> None:
         out(line)
         sys.stdout.flush()
@@ -221,6 +224,9 @@ def main(args: argparse.Namespace, out: Callable[[str], Any] = print) -> int:
                     say("cleanup done")
     except Interrupted as e:
         interrupted = e
+    except (BackendUnavailable, RequiredRolesMissing) as e:
+        say(f"failed: {e}")
+        return 1
     if interrupted is not None:
         say(f"interrupted by {interrupted}; the run's resources were cleaned up")
         return 128 + interrupted.signum

@@ -152,7 +152,9 @@ def find_orphans(
             tags = _tags(s3.get_bucket_tagging(Bucket=bucket["Name"]).get("TagSet"))
         except s3.exceptions.ClientError as e:
             # Untagged (NoSuchTagSet), or gone / not ours to read: never the harness's.
-            if e.response["Error"]["Code"] in ("NoSuchTagSet", "NoSuchBucket", "AccessDenied"):
+            # PermanentRedirect: a bucket of another region, swept from that region.
+            skip = ("NoSuchTagSet", "NoSuchBucket", "AccessDenied", "PermanentRedirect")
+            if e.response["Error"]["Code"] in skip:
                 continue
             raise
         if RUN_ID_TAG in tags:

@@ -205,3 +205,29 @@ def test_a_signal_mid_run_cleans_up(served, signum, group):
     assert finish(proc, lines) == 128 + signum, lines.text
     assert f"interrupted by {signal.Signals(signum).name}" in lines.text
     _assert_cleaned_up(served, run_id, lines.text)
+
+
+def test_missing_emr_roles_fail_clearly_and_create_nothing(tmp_path):
+    """A fresh account (its own emulator, no default roles): the run stops with the fix."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness", "serve", "--workdir", str(tmp_path / "w")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_offline_env(),
+        cwd=ROOT,
+    )  # fmt: skip
+    lines = Lines(proc)
+    try:
+        url = lines.wait_for("emulated AWS ready at", READY_TIMEOUT_S).split()[4]
+        run, out = smoke(url, "roles001", "--yes-this-costs-money")
+        assert finish(run, out) == 1, out.text
+        assert "failed: the account lacks EMR_DefaultRole, EMR_EC2_DefaultRole" in out.text
+        assert "aws emr create-default-roles" in out.text
+        assert client(url, "s3").list_buckets()["Buckets"] == []
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        lines.finish()
