@@ -127,14 +127,17 @@ class AwsBackend(Backend):
                 )
             except ProfileNotFound as e:
                 raise BackendUnavailable(f"aws backend: {e}") from None
-            if not self.region:
-                if not self._session.region_name:
-                    raise BackendUnavailable(
-                        "aws backend: no region: pass --region or set one in the profile "
-                        f"({self.profile or 'default'}) or AWS_DEFAULT_REGION"
-                    )
-                self.region = self._session.region_name
+            self.region = self.region or self._session.region_name or ""
         return self._session
+
+    def _require_region(self) -> str:
+        self.session()
+        if not self.region:
+            raise BackendUnavailable(
+                "aws backend: no region: pass --region or set one in the profile "
+                f"({self.profile or 'default'}) or AWS_DEFAULT_REGION"
+            )
+        return self.region
 
     def whoami(self) -> Identity:
         """STS GetCallerIdentity; `BackendUnavailable` when there are no usable credentials."""
@@ -146,6 +149,7 @@ class AwsBackend(Backend):
                 "aws backend: no AWS credentials found (profile "
                 f"{self.profile or 'default chain'}): set AWS_PROFILE or pass --profile"
             )
+        self._require_region()
         try:
             ident = self.client("sts").get_caller_identity()
         except (BotoCoreError, ClientError) as e:
@@ -224,7 +228,7 @@ class AwsBackend(Backend):
         session = self.session()
         if self.endpoint_url:
             kwargs.setdefault("endpoint_url", self.endpoint_url)
-        return session.client(service, region_name=self.region, **kwargs)
+        return session.client(service, region_name=self._require_region(), **kwargs)
 
     def describe(self) -> str:
         who = f"account {self.identity.account}" if self.identity else "account not checked"
