@@ -40,7 +40,8 @@ class Interrupted(BaseException):  # noqa: N818 - like KeyboardInterrupt, not an
     """SIGINT, SIGTERM or the run deadline (SIGALRM) arrived; cleanup follows."""
 
     def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
+        name = signal.Signals(signum).name
+        super().__init__("the run deadline (SIGALRM)" if signum == signal.SIGALRM else name)
         self.signum = signum
 
 
@@ -131,7 +132,7 @@ def run_smoke(
         # Hard stops: the input must be there at once; the step gets the run's time budget.
         sensor_timeout={"validar_entrada": max(60.0, 3 * poke_interval),
                         "aguardar_step_spark": float(timeout)},
-        retries=0, progress=progress, isolation="subprocess",
+        progress=progress, isolation="subprocess",  # the DAG's own retries (with no delay)
     )  # fmt: skip
     header, rows = read_csv_prefix(backend.client("s3"), backend.bucket_name, OUTPUT_PREFIX)
     return result, header, rows

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Self
@@ -47,14 +48,12 @@ class RequiredRolesMissing(RuntimeError):
     """The account lacks the EMR default roles the DAG uses (the message has the fix)."""
 
 
+@dataclass(frozen=True)
 class Identity:
     """Who the backend acts as (STS GetCallerIdentity)."""
 
-    def __init__(self, account: str, arn: str) -> None:
-        self.account, self.arn = account, arn
-
-    def __repr__(self) -> str:
-        return f"Identity(account={self.account!r}, arn={self.arn!r})"
+    account: str
+    arn: str
 
 
 class AwsBackend(Backend):
