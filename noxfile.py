@@ -86,6 +86,25 @@ def spark_compat(session: nox.Session, pyspark: str) -> None:
     _pytest(session, "tests/unit/spark", "-p", "no:cacheprovider")
 
 
+#: The opt-in flag of `nox -s smoke_aws` (also the smoke-aws command's).
+AWS_CONFIRM = "--yes-this-costs-money"
+
+
+@nox.session(python=PYTHON)
+def smoke_aws(session: nox.Session) -> None:
+    """Real AWS, opt-in: without --yes-this-costs-money it prints the plan (account, region,
+    resources, cost ceiling) and refuses; with it, runs tests marked `aws` (costs money)."""
+    _sync(session, "airflow", "spark")
+    confirmed = AWS_CONFIRM in session.posargs
+    rest = [a for a in session.posargs if a != AWS_CONFIRM]
+    if not confirmed:
+        # Prints the plan, then exits 2: the session fails, as a refusal should.
+        session.run("python", "-m", "harness", "smoke-aws", *rest)
+        return
+    # The test prints the plan (account and region first) before creating anything; -s shows it.
+    session.run("pytest", "-m", "aws", "--run-aws", "tests/integration/aws", "-s", *rest)
+
+
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Benchmarks that print numbers (no timing assertions anywhere in the tests)."""

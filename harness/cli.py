@@ -21,6 +21,17 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "harness.pipeline_run",
         "main",
     ),
+    "smoke-aws": (
+        "run the pipeline once on a real AWS account (prints the plan; refuses without "
+        "--yes-this-costs-money)",
+        "harness.aws_smoke",
+        "main",
+    ),
+    "cleanup": (
+        "find (and with --yes end) tagged clusters and buckets left by crashed real-AWS runs",
+        "harness.cleanup",
+        "main",
+    ),
 }
 
 
