@@ -21,6 +21,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "harness.pipeline_run",
         "main",
     ),
+    "stack": (
+        "the Airflow UI stack without Docker (PostgreSQL, api-server, scheduler ...): up/status/down",
+        "harness.stack.cli",
+        "main",
+    ),
 }
 
 
