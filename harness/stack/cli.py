@@ -20,6 +20,7 @@ from typing import Any
 
 from harness.stack import airflow_setup
 from harness.stack.processes import (
+    MARKER_VAR,
     alive,
     kill_marked,
     log_tail,
@@ -99,6 +100,10 @@ def _print_ready(state: dict[str, Any], started: float) -> None:
     print("  stop it with: python -m harness stack down")
 
 
+def _roots(state: dict[str, Any]) -> list[int]:
+    return [int(state["supervisor_pid"])] + [int(p["pid"]) for p in state.get("processes", [])]
+
+
 def _up(args: argparse.Namespace) -> int:
     state_dir = args.state_dir.resolve()
     state = read_state(state_dir)
@@ -107,10 +112,11 @@ def _up(args: argparse.Namespace) -> int:
               f"{state['supervisor_pid']}); run `python -m harness stack down` first",
               file=sys.stderr)
         return 1
-    if state and state.get("stack_id") and marked_processes(state["stack_id"]):
-        kill_marked(state["stack_id"])  # leftovers of a crashed stack
+    if state and state.get("stack_id") and marked_processes(state["stack_id"], _roots(state)):
+        kill_marked(state["stack_id"], _roots(state))  # leftovers of a crashed stack
     prepare_state_dir(state_dir)
     config = _config(args)
+    config_id = config.stack_id
     started = time.monotonic()
     if args.foreground:
         stack = Stack(config)
@@ -131,8 +137,8 @@ def _up(args: argparse.Namespace) -> int:
         "supervisor",
         [sys.executable, "-m", "harness.stack.supervisor",
          "--config", json.dumps(config.to_json())],
-        env={**os.environ, "PYTHONUNBUFFERED": "1"}, log=state_dir / "logs" / "supervisor.log",
-        pdeathsig=False)
+        env={**os.environ, "PYTHONUNBUFFERED": "1", MARKER_VAR: config_id},
+        log=state_dir / "logs" / "supervisor.log", pdeathsig=False)
     seen: dict[str, Any] = {}
 
     def settled() -> bool:
@@ -147,8 +153,7 @@ def _up(args: argparse.Namespace) -> int:
         return 0
     # Failed or too slow: the supervisor cleans up after itself; make sure of it.
     stop_group(supervisor.pid, timeout=DOWN_TIMEOUT_S, reap=supervisor.popen.poll)
-    if state.get("stack_id"):
-        kill_marked(state["stack_id"])
+    kill_marked(config_id, [supervisor.pid])
     error = state.get("error") or f"not ready within {UP_TIMEOUT_S} s"
     print(f"stack start-up failed: {error}\n--- supervisor log:\n"
           f"{log_tail(supervisor.log, 20)}", file=sys.stderr)
@@ -162,6 +167,8 @@ def _down(args: argparse.Namespace) -> int:
         print(f"no stack state in {state_dir}: nothing to stop")
         return 0
     pid = int(state["supervisor_pid"])
+    roots = _roots(state)  # read before the supervisor exits: its children are found from it
+    before = marked_processes(state["stack_id"], roots)
     if alive(pid):
         try:
             os.kill(pid, signal.SIGTERM)
@@ -171,12 +178,12 @@ def _down(args: argparse.Namespace) -> int:
             os.kill(pid, signal.SIGKILL)
     for proc in state.get("processes", []):  # whatever the supervisor could not stop
         stop_group(int(proc["pid"]), timeout=10)
-    left = kill_marked(state["stack_id"])
+    left = kill_marked(state["stack_id"], before)
     if left:
         print(f"stack down: processes still alive: {left}", file=sys.stderr)
         return 1
     names = ", ".join(p["name"] for p in state.get("processes", []))
-    print(f"stack stopped ({names}); no process left")
+    print(f"stack stopped ({names}; {len(before)} processes); no process left")
     return 0
 
 

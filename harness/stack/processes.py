@@ -13,7 +13,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -188,31 +188,54 @@ def log_tail(path: Path, lines: int = 30) -> str:
 MARKER_VAR = "HARNESS_STACK_ID"
 
 
-def marked_processes(stack_id: str) -> list[int]:
-    """Live processes whose environment has ``HARNESS_STACK_ID=<stack_id>``."""
-    needle = f"{MARKER_VAR}={stack_id}".encode()
-    found = []
-    me = os.getpid()
+def _process_table() -> dict[int, tuple[int, bytes]]:
+    """pid -> (ppid, environ) of every live, non-zombie process we can read."""
+    table = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == me:
+        if not entry.name.isdigit():
             continue
         try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if fields[0] == "Z":
+                continue
             environ = (entry / "environ").read_bytes()
-        except OSError:
+        except (OSError, IndexError):
             continue
-        if needle in environ.split(b"\0") and alive(int(entry.name)):
-            found.append(int(entry.name))
-    return found
+        table[int(entry.name)] = (int(fields[1]), environ)
+    return table
 
 
-def kill_marked(stack_id: str, *, timeout: float = 10.0) -> list[int]:
-    """SIGTERM, then SIGKILL, every marked process; returns those still alive after."""
+def marked_processes(stack_id: str, roots: Iterable[int] = ()) -> list[int]:
+    """Live processes of the stack: those whose environment has ``HARNESS_STACK_ID=<id>``, and
+    every descendant of `roots` (PostgreSQL's and Airflow's processes rewrite their title over
+    their environment, so the marker alone does not find them)."""
+    needle = f"{MARKER_VAR}={stack_id}".encode()
+    table = _process_table()
+    me = os.getpid()
+    found = {pid for pid, (_, environ) in table.items()
+             if pid != me and needle in environ.split(b"\0")}
+    found |= {pid for pid in roots if pid in table}
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    todo = list(found)
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found and child != me:
+                found.add(child)
+                todo.append(child)
+    return sorted(found)
+
+
+def kill_marked(stack_id: str, roots: Iterable[int] = (), *, timeout: float = 10.0) -> list[int]:
+    """SIGTERM, then SIGKILL, every process of the stack; returns those still alive after."""
+    roots = list(roots)
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in marked_processes(stack_id):
+        for pid in marked_processes(stack_id, roots):
             try:
                 os.kill(pid, sig)
             except ProcessLookupError:
                 pass
-        if wait_until(lambda: not marked_processes(stack_id), timeout=timeout):
+        if wait_until(lambda: not marked_processes(stack_id, roots), timeout=timeout):
             return []
-    return marked_processes(stack_id)
+    return marked_processes(stack_id, roots)

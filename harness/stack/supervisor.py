@@ -59,6 +59,8 @@ class StackConfig:
     script: Path | None = Path("spark/processar_vendas.py")
     timing: airflow_setup.LocalTiming = field(default_factory=airflow_setup.LocalTiming)
     database: str = "auto"  # auto | postgres | sqlite
+    #: In every process's environment (HARNESS_STACK_ID) and in the state file.
+    stack_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -69,7 +71,7 @@ class StackConfig:
             "timing": {"poke_interval": self.timing.poke_interval,
                        "deferrable": self.timing.deferrable,
                        "sensor_timeout": dict(self.timing.sensor_timeout)},
-            "database": self.database,
+            "database": self.database, "stack_id": self.stack_id,
         }
 
     @classmethod
@@ -80,6 +82,7 @@ class StackConfig:
             data=None if d["data"] is None else Path(d["data"]),
             script=None if d["script"] is None else Path(d["script"]),
             timing=airflow_setup.LocalTiming(**d["timing"]), database=d["database"],
+            stack_id=d["stack_id"],
         )
 
 
@@ -94,7 +97,7 @@ class Stack:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
         self.dir = config.state_dir.resolve()
-        self.stack_id = uuid.uuid4().hex[:12]
+        self.stack_id = config.stack_id
         self.children: list[ChildProcess] = []
         self.state: dict[str, Any] = {}
         self.backend: Any = None
@@ -297,7 +300,7 @@ class Stack:
                     pass
             for child in group:
                 stop_group(child.pid, timeout=30, reap=child.popen.poll)
-        left = kill_marked(self.stack_id)
+        left = kill_marked(self.stack_id, [c.pid for c in self.children])
         self._write_state("stopped", left=left)
         return left
 
