@@ -22,7 +22,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "main",
     ),
     "stack": (
-        "the Airflow UI stack without Docker (PostgreSQL, api-server, scheduler ...): up/status/down",
+        "the Airflow UI stack without Docker (PostgreSQL, scheduler, UI ...): up/status/down",
         "harness.stack.cli",
         "main",
     ),

@@ -14,9 +14,11 @@ Imports no Airflow.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
+import socket
 import sys
 import threading
 import urllib.request
@@ -77,13 +79,51 @@ def _admin_handler(aws: Any) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def _relay(listen_port: int, target_port: int, stop: threading.Event) -> None:
+    """Inside a container only: accept on every interface of the container and pipe each
+    connection to the emulator on 127.0.0.1 (which never binds anything else)."""
+    server = socket.create_server(("0.0.0.0", listen_port), reuse_port=False)
+    server.settimeout(0.5)
+
+    def pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def accept_loop() -> None:
+        with server:
+            while not stop.is_set():
+                try:
+                    client, _ = server.accept()
+                except TimeoutError:
+                    continue
+                upstream = socket.create_connection(("127.0.0.1", target_port))
+                for a, b in ((client, upstream), (upstream, client)):
+                    threading.Thread(target=pipe, args=(a, b), daemon=True).start()
+
+    threading.Thread(target=accept_loop, name="relay", daemon=True).start()
+
+
 def _serve(args: argparse.Namespace) -> int:
     from harness.endpoint import EmulatedAWS
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    with EmulatedAWS(region=args.region, port=args.port, workdir=args.workdir) as aws:
+    options: dict[str, Any] = {}
+    if args.s3_endpoint_url:
+        # Steps read and write S3 elsewhere (LocalStack in the compose overlay): that endpoint is
+        # another container, so the loopback-only guard cannot apply in this process.
+        options = {"s3_endpoint_url": args.s3_endpoint_url, "guard": False}
+    with EmulatedAWS(region=args.region, port=args.port, workdir=args.workdir, **options) as aws:
+        if args.container_port:
+            _relay(args.container_port, aws.port, stop)
         admin = ThreadingHTTPServer(("127.0.0.1", 0), _admin_handler(aws))
         thread = threading.Thread(target=admin.serve_forever, name="admin", daemon=True)
         thread.start()
@@ -108,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workdir", required=True)
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--region", default="us-east-1")
+    p.add_argument("--s3-endpoint-url", default=None,
+                   help="S3 the steps use (default: the emulator's own)")
+    p.add_argument("--container-port", type=int, default=None,
+                   help="in a container only: also accept on this port on every interface")
     return _serve(p.parse_args(argv))
 
 

@@ -165,6 +165,10 @@ class Stack:
         db_url = self._start_database()
         self._mark("database_ready")
         self.backend = self._wait_backend(emulator, emulator_ready)
+        self.state["backend"] = {"name": self.backend.name, "url": self.backend.url,
+                                 "admin_url": self.backend.admin_url,
+                                 "workdir": str(self.backend.workdir),
+                                 "connection_extra": self.backend.connection_extra()}
         self._mark("backend_ready")
         self.login = airflow_setup.write_login(home)
         airflow_setup.write_local_settings(home, cfg.timing)
