@@ -46,7 +46,9 @@ DOWN_TIMEOUT_S = 120
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR,
                    help="where the stack keeps its home, logs and state (default .harness/stack)")
-    sub = p.add_subparsers(dest="stack_command", required=True, metavar="ACTION")
+    # No action: status (what is running, where, the login).
+    p.set_defaults(stack_command="status", json=False)
+    sub = p.add_subparsers(dest="stack_command", metavar="ACTION")
     up = sub.add_parser("up", help="start the stack; print the UI URL and login")
     up.add_argument("--port", type=int, default=8080, help="UI/API port on 127.0.0.1 (8080)")
     up.add_argument("--backend", choices=("embedded", "localstack"), default="embedded",
@@ -69,7 +71,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    handler = {"up": _up, "down": _down, "status": _status}[args.stack_command]
+    handler = {"up": _up, "down": _down, "status": _status}[args.stack_command or "status"]
     return handler(args)
 
 
