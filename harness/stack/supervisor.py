@@ -161,14 +161,18 @@ class Stack:
         self._write_state("starting")
         # The backend's process first: it imports moto while PostgreSQL initialises.
         emulator_ready = self.dir / "emulator" / "ready.json"
-        emulator = self._start_backend(emulator_ready)
+        emulator = self._start_backend(emulator_ready) if cfg.backend == "embedded" else None
         db_url = self._start_database()
         self._mark("database_ready")
-        self.backend = self._wait_backend(emulator, emulator_ready)
-        self.state["backend"] = {"name": self.backend.name, "url": self.backend.url,
-                                 "admin_url": self.backend.admin_url,
-                                 "workdir": str(self.backend.workdir),
-                                 "connection_extra": self.backend.connection_extra()}
+        if emulator is not None:
+            self.backend = self._wait_backend(emulator, emulator_ready)
+        else:
+            self.backend = self._start_inprocess_backend()
+        self.state["backend"] = {
+            "name": self.backend.name, "url": self.backend.endpoint_for("emr"),
+            "admin_url": getattr(self.backend, "admin_url", None),
+            "workdir": str(getattr(self.backend, "workdir", "")),
+            "connection_extra": self.backend.connection_extra()}
         self._mark("backend_ready")
         self.login = airflow_setup.write_login(home)
         airflow_setup.write_local_settings(home, cfg.timing)
@@ -197,11 +201,22 @@ class Stack:
         self._write_state("ready")
 
     # -- components ------------------------------------------------------------------------
-    def _start_backend(self, ready_file: Path) -> ChildProcess:
-        if self.config.backend != "embedded":
+    def _start_inprocess_backend(self) -> Any:
+        """A backend object living in this (supervisor) process, e.g. LocalStack: its own
+        processes are this process's children, so `stop()` and the descendants check cover
+        them."""
+        if self.config.backend != "localstack":
+            raise StartupError(f"unknown backend {self.config.backend!r}")
+        try:
+            from harness.backends.localstack import LocalStackBackend  # type: ignore[import-not-found]
+        except ImportError as e:
             raise StartupError(
-                f"backend {self.config.backend!r} is not available in the stack yet (only "
-                "'embedded'); the LocalStack backend plugs in through harness.backends")
+                f"--backend localstack needs harness.backends.localstack ({e})") from None
+        backend = LocalStackBackend(workdir=self.dir / "localstack", install=True)
+        self._inprocess_backend = backend
+        return backend.start()
+
+    def _start_backend(self, ready_file: Path) -> ChildProcess:
         ready_file.parent.mkdir(parents=True, exist_ok=True)
         return self._spawn(
             "emulator",
@@ -304,6 +319,9 @@ class Stack:
                     pass
             for child in group:
                 stop_group(child.pid, timeout=30, reap=child.popen.poll)
+        backend = getattr(self, "_inprocess_backend", None)
+        if backend is not None:
+            backend.stop()
         left = kill_marked(self.stack_id, [c.pid for c in self.children])
         self._write_state("stopped", left=left)
         return left

@@ -28,10 +28,13 @@ def test_step_sensor_defers_to_the_triggerer(deferrable_stack: RunningStack) -> 
     run = api.wait_run(DAG, run_id, timeout=600)
     states = api.task_states(DAG, run_id)
     assert run["state"] == "success", states
-    log = api.task_log(DAG, run_id, "aguardar_step_spark")
-    # The task handed its wait to the triggerer, and came back when the trigger fired.
-    assert "defer" in log.lower(), log[-3000:]
-    assert "trigger" in log.lower(), log[-3000:]
-    triggerer_log = (deferrable_stack.state_dir / "logs" / "triggerer.log").read_text()
-    assert "EmrStepSensorTrigger" in triggerer_log, triggerer_log[-3000:]
+    # The triggerer ran the sensor's trigger: its own log file beside the task's, naming the
+    # step it waited on.
+    step_id = api.xcom(DAG, run_id, "adicionar_steps_spark")[0]
+    folder = (deferrable_stack.state_dir / "home" / "logs" / f"dag_id={DAG}" / f"run_id={run_id}"
+              / "task_id=aguardar_step_spark")
+    trigger_logs = sorted(folder.glob("attempt=1.log.trigger.*.log"))
+    assert trigger_logs, sorted(p.name for p in folder.iterdir())
+    trigger_log = "\n".join(p.read_text() for p in trigger_logs)
+    assert "starting" in trigger_log and step_id in trigger_log, trigger_log[-2000:]
     assert deferrable_stack.backend.active_clusters() == []
