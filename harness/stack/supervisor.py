@@ -244,9 +244,9 @@ class Stack:
         if mode == "sqlite" or (mode == "auto" and find_postgres_bin() is None):
             self.state["database"] = "sqlite"
             self.state["database_note"] = (
-                "SQLite metadata DB: PostgreSQL server binaries (initdb, postgres) were not "
-                "found, so tasks run one at a time and the UI may show 'database is locked' "
-                "retries; install PostgreSQL for the lesson's setup")
+                "SQLite metadata DB, because no PostgreSQL server binaries (initdb, postgres) "
+                "were found (or --database sqlite): one writer at a time, fine for one DAG run; "
+                "install PostgreSQL for the lesson's setup")
             return f"sqlite:///{self.dir / 'home' / 'airflow.db'}"
         server = PostgresServer(folder=self.dir / "pg")
         # Recorded before it can fail: stop() must see it.
