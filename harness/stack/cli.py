@@ -139,7 +139,9 @@ def _up(args: argparse.Namespace) -> int:
         "supervisor",
         [sys.executable, "-m", "harness.stack.supervisor",
          "--config", json.dumps(config.to_json())],
-        env={**os.environ, "PYTHONUNBUFFERED": "1", MARKER_VAR: config_id},
+        # No AWS credentials in the stack: every process gets dummy keys from the stack itself.
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+             "PYTHONUNBUFFERED": "1", MARKER_VAR: config_id},
         log=state_dir / "logs" / "supervisor.log", pdeathsig=False)
     seen: dict[str, Any] = {}
 

@@ -123,6 +123,7 @@ class Stack:
             **extra,
         })
         partial = self.dir / (STATE_FILE + ".partial")
+        partial.touch(mode=0o600)  # it holds the UI password
         partial.write_text(json.dumps(self.state, indent=2))
         os.replace(partial, self.dir / STATE_FILE)
 
