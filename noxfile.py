@@ -58,7 +58,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def unit(session: nox.Session) -> None:
     """Unit layer: Spark job (one local JVM), DAG structure and templating, pure harness logic."""
-    _sync(session, "airflow", "spark", groups=("test", "lint"))
+    _sync(session, "airflow", "spark", groups=("test", "lint", "stack"))
     _pytest(session, "tests/unit")
 
 
@@ -66,7 +66,23 @@ def unit(session: nox.Session) -> None:
 def integration(session: nox.Session) -> None:
     """Emulated AWS: the EMR emulator, the CLI, and the DAG end-to-end against it."""
     _sync(session, "airflow", "spark")
-    _pytest(session, "tests/integration")
+    # The Airflow stack's tests (a minute per stack start) have their own session: `stack`.
+    _pytest(session, "tests/integration", "-m", "not stack")
+
+
+@nox.session(python=PYTHON)
+def stack(session: nox.Session) -> None:
+    """The Airflow stack under a real scheduler: browser test (Chromium) and REST scenarios."""
+    _sync(session, "airflow", "spark", groups=("test", "stack"))
+    _pytest(session, "tests/integration/stack", "-m", "stack")
+
+
+@nox.session(python=PYTHON)
+def airflow_ui(session: nox.Session) -> None:
+    """README command 3: the Airflow UI on 127.0.0.1 with the pipeline ready to trigger
+    (`python -m harness stack up --foreground`; Ctrl-C stops everything)."""
+    _sync(session, "airflow", "spark")
+    session.run("python", "-m", "harness", "stack", "up", "--foreground", *session.posargs)
 
 
 @nox.session(python=PYTHON)

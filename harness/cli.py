@@ -32,6 +32,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "harness.cleanup",
         "main",
     ),
+    "stack": (
+        "the Airflow UI stack without Docker (PostgreSQL, scheduler, UI ...): up/status/down",
+        "harness.stack.cli",
+        "main",
+    ),
 }
 
 
