@@ -12,7 +12,8 @@ from harness.emr.states import StepState as S
 
 from .conftest import run_cluster, step
 
-pytestmark = pytest.mark.spark
+# About the spark-submit translation itself: always cold spark-submit steps.
+pytestmark = [pytest.mark.spark, pytest.mark.cold_spark]
 
 ROOT = Path(__file__).resolve().parents[3]
 SEED_CONFIGURATIONS = [
