@@ -137,6 +137,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "once, while Airflow starts) instead of a cold spark-submit")
     p.add_argument("--timings", default=None, metavar="PATH",
                    help="write where the time went (phases, tasks, the Spark step) as JSON")
+    from harness.warm.cli import add_run_arguments
+
+    add_run_arguments(p)  # --no-warm, --keep-state, --warm-dir (docs/warm-loop.md)
 
 
 def _parse_vars(pairs: list[str]) -> dict[str, str]:
@@ -150,6 +153,12 @@ def _parse_vars(pairs: list[str]) -> dict[str, str]:
 
 
 def main(args: argparse.Namespace, out: Callable[[str], Any] = print) -> int:
+    # Warm services started by `python -m harness up` run it, if they are up (docs/warm-loop.md).
+    from harness.warm.client import delegate_run
+
+    code = delegate_run(args, out)
+    if code is not None:
+        return code
     t0 = time.perf_counter()
     phases: dict[str, float] = {}
 
