@@ -254,24 +254,26 @@ class WarmDaemon:
             self._log(traceback.format_exc())
             reply = {"type": "error", "message": f"warm run failed: {exc!r}",
                      "traceback": traceback.format_exc()}
-        finally:
-            with self._lock:
-                self._current = None
-                self._last_activity = time.monotonic()
         with contextlib.suppress(OSError):
             if not lost:
                 _send(job.conn, reply)
         job.done.set()
         self._log(f"run {job.request.dag_id} done")
-        if job.request.keep_state:
-            self._log("keeping the emulated account's state (--keep-state)")
-        else:
-            try:
-                self.pipeline.reset_account()  # the client has its answer: nobody waits
-            except Exception:
-                self._log("resetting the emulated account failed: stopping\n"
-                          + traceback.format_exc())
-                self.stop()
+        try:
+            if job.request.keep_state:
+                self._log("keeping the emulated account's state (--keep-state)")
+            else:
+                # The client has its answer: nobody waits. Still "busy" meanwhile, so that
+                # whoever inspects the emulator waits for the reset to end.
+                self.pipeline.reset_account()
+        except Exception:
+            self._log("resetting the emulated account failed: stopping\n"
+                      + traceback.format_exc())
+            self.stop()
+        finally:
+            with self._lock:
+                self._current = None
+                self._last_activity = time.monotonic()
 
 
 def _send(conn: socket.socket, message: dict[str, Any]) -> None:
