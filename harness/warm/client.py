@@ -24,17 +24,13 @@ from typing import Any
 from harness.warm import procs, protocol, state
 from harness.warm.state import Liveness, WarmState
 
-__all__ = ["WarmClientError", "delegate_run", "down", "ping", "request", "up"]
+__all__ = ["delegate_run", "down", "ping", "request", "run_request", "up"]
 
 Out = Callable[[str], Any]
 NO_WARM_ENV = "HARNESS_NO_WARM"
 LOG_FILE = "warm.log"
 DEFAULT_IDLE_TIMEOUT = 30 * 60.0
 PING_TIMEOUT = 10.0
-
-
-class WarmClientError(RuntimeError):
-    """The warm services could not be reached or answered something unexpected."""
 
 
 # ---------------------------------------------------------------------------- the socket
@@ -158,7 +154,7 @@ def delegate_run(args: argparse.Namespace, out: Out = print) -> int | None:
     variables = {**layout.variables(), **pipeline_run._parse_vars(args.var)}
     req = protocol.RunRequest.from_args(args, variables)
     out(f"using warm services started by `harness up` (pid {st.pid})")
-    return _stream_run(st, req, out, wait=True)
+    return run_request(st, req, out)[0]
 
 
 def _run_parser_defaults(pipeline_run: Any) -> argparse.Namespace:
@@ -167,7 +163,10 @@ def _run_parser_defaults(pipeline_run: Any) -> argparse.Namespace:
     return parser.parse_args([])
 
 
-def _stream_run(st: WarmState, req: protocol.RunRequest, out: Out, *, wait: bool) -> int:
+def run_request(st: WarmState, req: protocol.RunRequest, out: Out = print, *, wait: bool = True
+                ) -> tuple[int, dict[str, Any] | None]:  # fmt: skip
+    """Run ``req`` on the warm services; stream its output to ``out``; return (exit code,
+    the ``DagRunResult`` as a dict, or None if the run did not get that far)."""
     try:
         for msg in request(st, {"op": "run", "request": req.to_dict(), "wait": wait}):
             kind = msg.get("type")
@@ -179,21 +178,21 @@ def _stream_run(st: WarmState, req: protocol.RunRequest, out: Out, *, wait: bool
                         f"({busy.get('for_s')} s)") if busy else "with queued runs"
                 if kind == "busy":
                     out(f"warm services (pid {st.pid}) are busy {what}")
-                    return 75  # EX_TEMPFAIL
+                    return 75, None  # EX_TEMPFAIL
                 out(f"warm services are busy {what}: waiting for them")
             elif kind == "done":
-                return int(msg.get("code", 1))
+                return int(msg.get("code", 1)), msg.get("result")
             elif kind == "error":
                 out(f"warm run failed: {msg.get('message')}")
                 if msg.get("traceback"):
                     out(msg["traceback"].rstrip())
-                return 1
+                return 1, None
     except (OSError, protocol.ProtocolError) as exc:
         out(f"lost the warm services (pid {st.pid}) during the run: {exc}")
-        return 1
+        return 1, None
     out(f"the warm services (pid {st.pid}) closed the connection before the run finished; "
         f"see {Path(st.socket).parent / LOG_FILE}")
-    return 1
+    return 1, None
 
 
 # ------------------------------------------------------------------------------------ up

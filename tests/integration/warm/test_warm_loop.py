@@ -182,6 +182,26 @@ def test_a_run_while_busy_waits_or_is_told(warm, tmp_path):
     assert "dag run warm_wait: success" in out_second
 
 
+def test_a_warm_session_returns_the_dag_run_result(warm, tmp_path):
+    """`WarmSession` (what the `warm_services` fixture yields) on the same services."""
+    from harness.warm.session import WarmSession
+
+    warm_dir, _ = warm
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "warm_probe.py").write_text(PROBE_DAG)
+    (dags / "warm_helper.py").write_text('VALUE = "h1"\n')
+    session = WarmSession(warm_dir)  # attached, not owned: stop() leaves the services up
+    run = session.run(dag_id="warm_probe", dags_folder=dags, workdir=tmp_path / "w",
+                      variables={"probe_out": str(tmp_path / "o.json"), "color": "x",
+                                 "probe_bucket": "made-by-session"})  # fmt: skip
+    assert run.code == 0, "\n".join(run.output)
+    assert run.result.ok and run.result.task_states == {"probe": "success"}
+    assert "dag run warm_probe: success" in "\n".join(run.output)
+    session.stop()
+    assert state.read_state(warm_dir) is not None
+
+
 def test_down_leaves_no_process_even_with_a_step_running(warm):
     warm_dir, st = warm
     import boto3
@@ -202,7 +222,7 @@ def test_down_leaves_no_process_even_with_a_step_running(warm):
     emr.add_job_flow_steps(JobFlowId=cluster, Steps=[{
         "Name": "sleeper", "ActionOnFailure": "CONTINUE",
         "HadoopJarStep": {"Jar": "command-runner.jar",
-                          "Args": ["bash", "-c", "sleep 600 # warm-down-sleeper"]}}])
+                          "Args": ["bash", "-c", "sleep 600; echo warm-down-sleeper"]}}])
     sleeper = wait_for("the step's process", lambda: [
         p for p in procs.marked_processes(st.marker)
         if b"warm-down-sleeper" in Path(f"/proc/{p}/cmdline").read_bytes()])
@@ -242,7 +262,7 @@ def test_a_killed_daemon_leaves_nothing_behind(tmp_path):
         emr.add_job_flow_steps(JobFlowId=cluster, Steps=[{
             "Name": "sleeper", "ActionOnFailure": "CONTINUE",
             "HadoopJarStep": {"Jar": "command-runner.jar",
-                              "Args": ["bash", "-c", "sleep 600 # warm-kill-sleeper"]}}])
+                              "Args": ["bash", "-c", "sleep 600; echo warm-kill-sleeper"]}}])
         wait_for("the step's process", lambda: [
             p for p in procs.marked_processes(st.marker)
             if b"warm-kill-sleeper" in Path(f"/proc/{p}/cmdline").read_bytes()])
@@ -254,3 +274,4 @@ def test_a_killed_daemon_leaves_nothing_behind(tmp_path):
         left = procs.marked_processes(st.marker)
         procs.kill_all(left)
         assert not left, f"left behind: {left}"
+
