@@ -44,13 +44,15 @@ class _Stop:
 
 class WarmDaemon:
     def __init__(self, *, state_dir: Path, socket_path: Path, idle_timeout: float,
-                 spark: str, marker: str) -> None:  # fmt: skip
+                 spark: str, marker: str, pipeline_factory: Any = None) -> None:  # fmt: skip
         self.state_dir = state_dir
         self.socket_path = socket_path
         self.idle_timeout = idle_timeout
         self.spark = spark
         self.marker = marker
         self.pipeline: Any = None
+        #: Builds the services (default: ``WarmPipeline``); tests pass a stand-in.
+        self.pipeline_factory = pipeline_factory
         self._queue: queue.Queue[_Job | _Stop] = queue.Queue()
         self._lock = threading.Lock()  # guards _current / _waiting
         self._current: RunRequest | None = None
@@ -70,7 +72,8 @@ class WarmDaemon:
 
         self._write_state("starting", {})
         self._listen()  # pings answer "starting" while the services start
-        self.pipeline = WarmPipeline(home=self.state_dir, spark=self.spark)
+        factory = self.pipeline_factory or WarmPipeline
+        self.pipeline = factory(home=self.state_dir, spark=self.spark)
         try:
             self.pipeline.start(log=self._log)
             if self._stopping.is_set():
@@ -116,6 +119,9 @@ class WarmDaemon:
                 server.close()
         with contextlib.suppress(FileNotFoundError):
             self.socket_path.unlink()
+        if self.socket_path.parent.name.startswith("harness-warm-"):  # client._socket_path
+            with contextlib.suppress(OSError):
+                self.socket_path.parent.rmdir()
         while True:  # requests still queued get an answer, not a dropped connection
             try:
                 job = self._queue.get_nowait()
