@@ -9,5 +9,6 @@ ends, however it ends. See docs/warm-loop.md.
 
 Modules: ``state`` (the state file, liveness), ``protocol`` (JSON lines on the socket),
 ``procs`` (parent-death signal, subreaper, finding processes by marker), ``guardian``,
-``daemon``, ``pipeline`` (one warm run of the pipeline), ``client`` and ``cli`` (thin commands).
+``daemon``, ``pipeline`` (one warm run of the pipeline), ``client`` and ``cli`` (thin commands),
+``session`` (the same from Python: the `warm_services` pytest fixture).
 """
