@@ -44,6 +44,10 @@ with DAG("warm_probe", start_date=pendulum.datetime(2025, 1, 1, tz="UTC"), sched
         prior = Variable.get("set_by_task", default=None)
         Variable.set("set_by_task", "an earlier run")
         s3.create_bucket(Bucket=Variable.get("probe_bucket"))
+        keep = Variable.get("probe_keep", default=None)  # a file in the run's workdir
+        if keep:
+            Path(keep).parent.mkdir(parents=True, exist_ok=True)
+            Path(keep).write_text("written by the run")
         Path(Variable.get("probe_out")).write_text(json.dumps({
             "mark": MARK, "helper": warm_helper.VALUE, "color": Variable.get("color"),
             "buckets": buckets, "prior": prior}))
@@ -73,8 +77,11 @@ with DAG("warm_wait", start_date=pendulum.datetime(2025, 1, 1, tz="UTC"), schedu
 '''
 
 
-def _run(warm_dir: Path, dags: Path, *variables: str) -> tuple[int, str]:
+def _run(warm_dir: Path, dags: Path, *variables: str, workdir: Path | None = None
+         ) -> tuple[int, str]:  # fmt: skip
     argv = ["run", "--dag-id", "warm_probe", "--dags-folder", str(dags)]
+    if workdir is not None:
+        argv += ["--workdir", str(workdir)]
     for v in variables:
         argv += (["--keep-state"] if v == "--keep-state" else ["--var", v])
     done = harness(*argv, warm_dir=warm_dir)
@@ -100,9 +107,12 @@ def test_runs_are_isolated_and_see_edits(warm, tmp_path):
     py_compile.compile(str(dag_file))  # a bytecode cache of version 1, as any import leaves
     out = [tmp_path / f"out{i}.json" for i in range(4)]
 
+    run1 = tmp_path / "run1"
+    kept = run1 / "logs" / "kept.txt"  # where the emulator keeps step logs
     code, text = _run(warm_dir, dags, f"probe_out={out[1]}", "color=red",
-                      "probe_bucket=made-by-run-1")  # fmt: skip
+                      "probe_bucket=made-by-run-1", f"probe_keep={kept}", workdir=run1)
     assert code == 0, text
+    assert f"(workdir {run1})" in text
     assert f"using warm services started by `harness up` (pid {st.pid})" in text
     assert "warm_probe" in text and "success" in text
     first = json.loads(out[1].read_text())
@@ -129,6 +139,8 @@ def test_runs_are_isolated_and_see_edits(warm, tmp_path):
                       "probe_bucket=made-by-run-3")  # fmt: skip
     assert code == 0, text
     third = json.loads(out[3].read_text())
+    # The reset after run 1 emptied the emulator, not the folder run 1 reported.
+    assert kept.read_text() == "written by the run"
     # Run 2 asked --keep-state: its bucket is still there; the metadata DB is fresh anyway.
     assert third["buckets"] == ["airflow-emr-local", "made-by-run-2"]
     assert third["prior"] is None and third["color"] == "green"
