@@ -208,6 +208,10 @@ class WarmPipeline:
     def reset_account(self) -> None:
         """Empty the emulated account (clusters, buckets, roles ...) for the next run."""
         t = time.perf_counter()
+        # reset() empties the emulator's workdir (staging mirror, step logs): point it at a
+        # scratch folder first, so the finished run's outputs and logs stay where the report
+        # said they are.
+        self.aws.use_workdir(self.home / "aws")
         self.aws.reset()
         # moto builds a service's backend on its first request (IAM loads ~1,000 AWS-managed
         # policies: seconds): done now, while idle, instead of in the next run's provisioning.
