@@ -175,7 +175,8 @@ def run_request(st: WarmState, req: protocol.RunRequest, out: Out = print, *, wa
             elif kind in ("queued", "busy"):
                 busy = msg.get("busy_with") or {}
                 what = (f"with {busy.get('dag_id')} for pid {busy.get('client_pid')} "
-                        f"({busy.get('for_s')} s)") if busy else "with queued runs"
+                        f"({busy.get('phase', 'running')}, {busy.get('for_s')} s)"
+                        ) if busy else "with queued runs"
                 if kind == "busy":
                     out(f"warm services (pid {st.pid}) are busy {what}")
                     return 75, None  # EX_TEMPFAIL
@@ -304,7 +305,8 @@ def down(*, directory: Path, timeout: float = 120.0, out: Out = print) -> int:
         return 0
     assert st is not None
     status = ping(st)
-    if status and status.get("busy"):
+    busy = (status or {}).get("busy_with") or {}
+    if busy.get("phase") == "running":
         out(f"a run is in progress on the warm services: it finishes first (up to {timeout:.0f} s)")
     out(f"stopping warm services (pid {st.pid})")
     try:

@@ -57,6 +57,7 @@ class WarmDaemon:
         self._lock = threading.Lock()  # guards _current / _waiting
         self._current: RunRequest | None = None
         self._current_since = 0.0
+        self._phase = "idle"  # "running" a request, then "resetting" the account
         self._waiting = 0
         self._last_activity = time.monotonic()
         self._server: socket.socket | None = None
@@ -224,6 +225,7 @@ class WarmDaemon:
         return {
             "busy_with": None if current is None else {
                 "dag_id": current.dag_id, "client_pid": current.client_pid,
+                "phase": self._phase,
                 "for_s": round(time.monotonic() - self._current_since, 1)},
             "waiting": self._waiting,
         }
@@ -241,6 +243,7 @@ class WarmDaemon:
         with self._lock:
             self._waiting -= 1
             self._current, self._current_since = job.request, time.monotonic()
+            self._phase = "running"
         lost = []
 
         def out(line: str) -> None:
@@ -265,6 +268,8 @@ class WarmDaemon:
                 _send(job.conn, reply)
         job.done.set()
         self._log(f"run {job.request.dag_id} done")
+        with self._lock:
+            self._phase = "resetting"
         try:
             if job.request.keep_state:
                 self._log("keeping the emulated account's state (--keep-state)")
@@ -278,7 +283,7 @@ class WarmDaemon:
             self.stop()
         finally:
             with self._lock:
-                self._current = None
+                self._current, self._phase = None, "idle"
                 self._last_activity = time.monotonic()
 
 
