@@ -58,7 +58,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def unit(session: nox.Session) -> None:
     """Unit layer: Spark job (one local JVM), DAG structure and templating, pure harness logic."""
-    _sync(session, "airflow", "spark", groups=("test", "lint"))
+    _sync(session, "airflow", "spark", groups=("test", "lint", "stack"))
     _pytest(session, "tests/unit")
 
 
@@ -66,7 +66,23 @@ def unit(session: nox.Session) -> None:
 def integration(session: nox.Session) -> None:
     """Emulated AWS: the EMR emulator, the CLI, and the DAG end-to-end against it."""
     _sync(session, "airflow", "spark")
-    _pytest(session, "tests/integration")
+    # The Airflow stack's tests (a minute per stack start) have their own session: `stack`.
+    _pytest(session, "tests/integration", "-m", "not stack")
+
+
+@nox.session(python=PYTHON)
+def stack(session: nox.Session) -> None:
+    """The Airflow stack under a real scheduler: browser test (Chromium) and REST scenarios."""
+    _sync(session, "airflow", "spark", groups=("test", "stack"))
+    _pytest(session, "tests/integration/stack", "-m", "stack")
+
+
+@nox.session(python=PYTHON)
+def airflow_ui(session: nox.Session) -> None:
+    """README command 3: the Airflow UI on 127.0.0.1 with the pipeline ready to trigger
+    (`python -m harness stack up --foreground`; Ctrl-C stops everything)."""
+    _sync(session, "airflow", "spark")
+    session.run("python", "-m", "harness", "stack", "up", "--foreground", *session.posargs)
 
 
 @nox.session(python=PYTHON)
@@ -86,6 +102,25 @@ def spark_compat(session: nox.Session, pyspark: str) -> None:
     _pytest(session, "tests/unit/spark", "-p", "no:cacheprovider")
 
 
+#: The opt-in flag of `nox -s smoke_aws` (also the smoke-aws command's).
+AWS_CONFIRM = "--yes-this-costs-money"
+
+
+@nox.session(python=PYTHON)
+def smoke_aws(session: nox.Session) -> None:
+    """Real AWS, opt-in: without --yes-this-costs-money it prints the plan (account, region,
+    resources, cost ceiling) and refuses; with it, runs tests marked `aws` (costs money)."""
+    _sync(session, "airflow", "spark")
+    confirmed = AWS_CONFIRM in session.posargs
+    rest = [a for a in session.posargs if a != AWS_CONFIRM]
+    if not confirmed:
+        # Prints the plan, then exits 2: the session fails, as a refusal should.
+        session.run("python", "-m", "harness", "smoke-aws", *rest)
+        return
+    # The test prints the plan (account and region first) before creating anything; -s shows it.
+    session.run("pytest", "-m", "aws", "--run-aws", "tests/integration/aws", "-s", *rest)
+
+
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Benchmarks that print numbers (no timing assertions anywhere in the tests)."""
@@ -100,3 +135,14 @@ def moto_emr(session: nox.Session) -> None:
     """moto's own EMR API tests, in server mode, against the emulator (divergences listed)."""
     _sync(session)
     session.run("python", "tests/conformance/moto_emr_suite.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def localstack(session: nox.Session) -> None:
+    """The pipeline scenarios and the backend's own tests against a real LocalStack started on
+    this host (no Docker): LocalStack's pinned virtual environment is created first. Fails if
+    every test skipped (a LocalStack that could not start must not pass as green)."""
+    _sync(session, "airflow", "spark")
+    session.run("python", "-m", "harness.backends.localstack_env")
+    _pytest(session, "tests/integration/pipeline", "tests/integration/backends",
+            "--backend=localstack", "--fail-if-all-skipped", "-rs")

@@ -13,11 +13,14 @@ Variables) and hardened for production:
   templates call; the unit tests render them and validate them against botocore's EMR model.
 
 Variables (all optional): emr_bucket_name, emr_instance_type, emr_instance_count, emr_release_label,
-emr_input_key, emr_script_key, emr_output_prefix, emr_use_spot, emr_spot_bid_price.
+emr_input_key, emr_script_key, emr_output_prefix, emr_use_spot, emr_spot_bid_price, emr_tags
+(a JSON object of cluster tags, e.g. ``{"team": "data", "cost-center": "42"}``: cost allocation,
+and how a sweeper finds a run's clusters).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
@@ -46,8 +49,13 @@ CLUSTER_ID = "{{ task_instance.xcom_pull(task_ids='criar_cluster_emr', key='retu
 STEP_ID = "{{ task_instance.xcom_pull(task_ids='adicionar_steps_spark', key='return_value')[0] }}"
 
 
-class InvalidSettingError(ValueError):
-    """An Airflow Variable holds a value the pipeline cannot use (names the Variable)."""
+class InvalidSettingError(AirflowFailException, ValueError):
+    """An Airflow Variable holds a value the pipeline cannot use (names the Variable).
+
+    An ``AirflowFailException``: the task fails at once instead of retrying, since a bad Variable
+    does not heal between tries. Airflow 3's task runner renders templates inside the same
+    ``try`` as ``execute`` and maps this exception to FAILED without consulting ``retries``.
+    """
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,8 @@ class EmrSettings:
     use_spot: bool = False
     # None: Spot capped at the on-demand price (AWS's recommendation); else USD, e.g. "0.10".
     spot_bid_price: str | None = None
+    # Cluster tags as (key, value) pairs: tuples keep the settings hashable and frozen.
+    tags: tuple[tuple[str, str], ...] = ()
 
     # Airflow Variable name -> field. One table, so the docs, the parser and the tests agree.
     VARIABLES = {
@@ -80,6 +90,7 @@ class EmrSettings:
         "emr_output_prefix": "output_prefix",
         "emr_use_spot": "use_spot",
         "emr_spot_bid_price": "spot_bid_price",
+        "emr_tags": "tags",
     }
 
     @classmethod
@@ -105,6 +116,8 @@ class EmrSettings:
             values["use_spot"] = _parse_bool("emr_use_spot", values["use_spot"])
         if "spot_bid_price" in values:
             values["spot_bid_price"] = _parse_price("emr_spot_bid_price", values["spot_bid_price"])
+        if "tags" in values:
+            values["tags"] = _parse_tags("emr_tags", values["tags"])
         for key in ("input_key", "script_key", "output_prefix"):
             if key in values:
                 values[key] = str(values[key]).lstrip("/")
@@ -143,6 +156,35 @@ def _parse_price(name: str, value: Any) -> str:
     return text
 
 
+#: EMR's limits on a cluster tag (AddTags / RunJobFlow).
+MAX_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE = 50, 128, 256
+
+
+def _parse_tags(name: str, value: Any) -> tuple[tuple[str, str], ...]:
+    # A Variable is text; Airflow may also hand over an already-parsed dict (deserialize_json).
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as e:
+            raise InvalidSettingError(f"Variable {name}={value!r}: not JSON ({e})") from None
+    if not isinstance(value, dict):
+        raise InvalidSettingError(
+            f"Variable {name}={value!r}: expected a JSON object of tag keys to string values"
+        )
+    if len(value) > MAX_TAGS:
+        raise InvalidSettingError(f"Variable {name}: {len(value)} tags, EMR allows {MAX_TAGS}")
+    tags = []
+    for key, val in value.items():
+        ok = isinstance(val, str) and 0 < len(key) <= MAX_TAG_KEY and len(val) <= MAX_TAG_VALUE
+        if not ok:
+            raise InvalidSettingError(
+                f"Variable {name}: tag {key!r}={val!r} must be a non-empty key of at most "
+                f"{MAX_TAG_KEY} characters with a string value of at most {MAX_TAG_VALUE}"
+            )
+        tags.append((key, val))
+    return tuple(tags)
+
+
 def emr_settings(variables: Any) -> EmrSettings:
     """Jinja macro: ``{{ emr_settings(var.value) }}`` -> typed settings read at run time."""
     return EmrSettings.from_variables(variables)
@@ -162,7 +204,7 @@ def job_flow_overrides(settings: EmrSettings) -> dict[str, Any]:
         core["Market"] = "SPOT"
         if settings.spot_bid_price is not None:
             core["BidPrice"] = settings.spot_bid_price
-    return {
+    body: dict[str, Any] = {
         "Name": "cluster-airflow-emr",
         "ReleaseLabel": settings.release_label,
         "Applications": [{"Name": "Spark"}],
@@ -200,6 +242,10 @@ def job_flow_overrides(settings: EmrSettings) -> dict[str, Any]:
         "LogUri": settings.s3_url("logs/"),
         "VisibleToAllUsers": True,
     }
+    if settings.tags:
+        # Set at creation, so a cluster is never untagged, even if Airflow dies right after.
+        body["Tags"] = [{"Key": k, "Value": v} for k, v in settings.tags]
+    return body
 
 
 def spark_steps(settings: EmrSettings) -> list[dict[str, Any]]:

@@ -21,6 +21,13 @@ from pathlib import Path
 
 def main(argv: list[str]) -> int:
     prepare_path, result_path, events_fd = argv
+    from harness.offline_env import GUARD_FLAG
+
+    if os.environ.get(GUARD_FLAG) == "1":
+        # sitecustomize installed it already, unless this interpreter skipped site (-S/-I).
+        from harness.guard import install_import_hook
+
+        install_import_hook()
     from harness.dag_runner import RunSpec, _prepare, _run_in_process
 
     prep = json.loads(Path(prepare_path).read_text())

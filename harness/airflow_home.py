@@ -82,15 +82,21 @@ def airflow_env(
 
 
 def connection_env(
-    endpoint_url: str, *, region: str = "us-east-1", conn_id: str = DEFAULT_CONN_ID
+    endpoint_url: str | None, *, region: str = "us-east-1", conn_id: str = DEFAULT_CONN_ID,
+    extra: Mapping[str, object] | None = None, dummy_keys: bool = True,
+    login: str = "testing", password: str = "testing",
 ) -> dict[str, str]:
-    """``AIRFLOW_CONN_<ID>`` for an AWS connection aimed at ``endpoint_url`` with dummy keys."""
-    conn = {
-        "conn_type": "aws",
-        "login": "testing",
-        "password": "testing",
-        "extra": {"endpoint_url": endpoint_url, "region_name": region},
-    }
+    """``AIRFLOW_CONN_<ID>`` for an AWS connection aimed at ``endpoint_url`` with dummy keys.
+
+    ``extra`` replaces the connection's extra (a backend's ``connection_extra()``: region,
+    ``endpoint_url`` and per-service ``service_config``); ``login``/``password`` replace the
+    dummy keys (an emulated IAM user's access key id and secret); ``dummy_keys=False`` leaves
+    the keys out (real AWS: the default credential chain)."""
+    conn: dict[str, object] = {"conn_type": "aws"}
+    if dummy_keys:
+        conn.update(login=login, password=password)
+    conn["extra"] = dict(extra) if extra is not None else {
+        "endpoint_url": endpoint_url, "region_name": region}
     return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(conn)}
 
 

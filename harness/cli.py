@@ -21,6 +21,22 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "harness.pipeline_run",
         "main",
     ),
+    "smoke-aws": (
+        "run the pipeline once on a real AWS account (prints the plan; refuses without "
+        "--yes-this-costs-money)",
+        "harness.aws_smoke",
+        "main",
+    ),
+    "cleanup": (
+        "find (and with --yes end) tagged clusters and buckets left by crashed real-AWS runs",
+        "harness.cleanup",
+        "main",
+    ),
+    "stack": (
+        "the Airflow UI stack without Docker (PostgreSQL, scheduler, UI ...): up/status/down",
+        "harness.stack.cli",
+        "main",
+    ),
     "up": (
         "start warm services (Airflow, the emulated AWS, Spark Connect) that `run` then uses",
         "harness.warm.cli",

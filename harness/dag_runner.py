@@ -22,7 +22,11 @@ What it does, in order:
    rescheduled tasks once a second; deferrable sensors run their trigger inline, which has no
    timeout), ``retry_delay`` becomes 0 (retry *counts* stay the DAG's unless ``retries=`` is
    given), and ``deferrable=True`` makes the EMR step sensor(s) deferrable (their trigger polls in
-   whole seconds). Every change is listed in ``result.overrides``.
+   whole seconds). Input sensors (waiting for data to appear) wait at most
+   ``run_bounds.INPUT_SENSOR_TIMEOUT`` s unless ``sensor_timeout`` says otherwise; job sensors
+   keep the DAG's timeout. Sensors report what they wait for ("waiting" events), and
+   ``timeout=`` bounds the whole run (``harness.run_bounds``, docs/run-bounds.md). Every change
+   is listed in ``result.overrides``.
 4. **Progress per task as it happens** through an Airflow listener; each task's log lines are
    captured into ``result.logs`` (Airflow's console output is kept off the terminal unless
    ``echo_logs=True``).
@@ -52,17 +56,23 @@ import json
 import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from harness import airflow_home
+from harness import airflow_home, run_bounds
+from harness.guard import is_loopback_url
+from harness.offline_env import OfflineFiles, offline_env, snapshot_environ, unsafe_offline_keys
+from harness.processes import popen_reaped, stop_reaped
 from harness.progress import Recorder, TaskEvent
 
 __all__ = [
@@ -76,6 +86,12 @@ __all__ = [
 ]
 
 DEFAULT_POKE_INTERVAL = 0.2
+#: Seconds past the run's timeout after which a subprocess worker that has not finished (stuck
+#: where the in-worker deadline cannot reach, e.g. an inline trigger) is killed: the worker's
+#: own deadline handling plus a teardown's grace come first.
+WORKER_KILL_GRACE = run_bounds.TEARDOWN_GRACE + 30.0
+#: Seconds the DAG worker gets between SIGTERM and SIGKILL when it is stopped.
+WORKER_STOP_GRACE = 2.0
 #: Class names (anywhere in a task's MRO) that `deferrable=True` switches to deferrable.
 STEP_SENSOR_CLASSES = ("EmrStepSensor",)
 #: States of an EMR cluster that still runs (or will) and costs money on AWS.
@@ -112,6 +128,10 @@ class DagRunResult:
     timings: dict[str, float] = field(default_factory=dict)  # phase -> seconds
     airflow_home: str | None = None
     isolation: str = "in-process"
+    waits: dict[str, str] = field(default_factory=dict)  # task id -> what it last waited for
+    #: Set when the whole-run timeout stopped the run: timeout, elapsed, task_id, waiting_for,
+    #: how ("task stopped": failed without retry, teardowns ran; or "worker killed").
+    timed_out: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -157,10 +177,24 @@ class DagRunResult:
                 " although tasks failed: Airflow judged the run by its leaves only (a teardown with"
                 " on_failure_fail_dagrun=True hides failures upstream of it)"
             )
+        if self.timed_out:
+            t = self.timed_out
+            line = (f"  run timed out: the {t['timeout']:g} s budget (--timeout) was used up "
+                    f"after {t['elapsed']:.1f} s")
+            if t.get("task_id"):
+                line += f" while {t['task_id']} was running"
+            if t.get("waiting_for"):
+                line += f", waiting for {t['waiting_for']}"
+            if t.get("how") == "worker killed":
+                line += ("; the DAG worker was killed, so no teardown ran: the harness "
+                         "terminated the clusters the run created")
+            out.append(line)
         for task_id in self.failed_tasks or ["(no task failed: see the run log)"]:
             out.append(f"  failed task: {task_id}")
             if task_id in self.errors:
                 out.append(f"    error: {self.errors[task_id]}")
+            if task_id in self.waits:
+                out.append(f"    was waiting for: {self.waits[task_id]}")
         for step in self.step_failures:
             out.append(
                 f"  EMR step {step['step_id']} ({step.get('name')}) "
@@ -203,12 +237,8 @@ class Override:
         return f"{self.task_id}.{self.attr}: {self.old!r} -> {self.new!r}"
 
 
-def _class_names(task: Any) -> set[str]:
-    return {c.__name__ for c in type(task).__mro__}
-
-
-def _is_sensor(task: Any) -> bool:
-    return hasattr(task, "poke_interval") and hasattr(task, "mode")
+_class_names = run_bounds.class_names
+_is_sensor = run_bounds.is_sensor
 
 
 def plan_overrides(
@@ -225,7 +255,10 @@ def plan_overrides(
     ``exponential_backoff`` off, ``deferrable`` off, except EMR step sensors when ``deferrable``
     is true: those become deferrable with a whole-second interval (their trigger's ``waiter_delay``
     is ``int(poke_interval)``) and ``max_attempts`` covering their timeout.
-    ``sensor_timeout`` (one value, or per task id) replaces sensors' ``timeout``.
+    Timeouts: input sensors (any sensor but a job sensor, ``run_bounds.is_job_sensor``) wait at
+    most ``run_bounds.INPUT_SENSOR_TIMEOUT`` s; job sensors keep the DAG's timeout.
+    ``sensor_timeout`` changes that: one value replaces input sensors' timeout (job sensors keep
+    theirs), a mapping sets the timeout of the sensors it names (any kind) by task id.
     Every task: ``retry_delay`` 0, no exponential backoff, ``retries`` replaced when given;
     operators that wait with a boto waiter get ``waiter_delay`` of at most 1 s.
     """
@@ -241,9 +274,12 @@ def plan_overrides(
     for task in tasks:
         if _is_sensor(task):
             timeout = task.timeout
+            job_sensor = run_bounds.is_job_sensor(task)
+            if not job_sensor:
+                timeout = min(float(timeout), run_bounds.INPUT_SENSOR_TIMEOUT)
             if isinstance(sensor_timeout, Mapping):
                 timeout = sensor_timeout.get(task.task_id, timeout)
-            elif sensor_timeout is not None:
+            elif sensor_timeout is not None and not job_sensor:
                 timeout = sensor_timeout
             want(task, "timeout", timeout)
             step_sensor = bool(_class_names(task) & set(STEP_SENSOR_CLASSES))
@@ -294,17 +330,31 @@ class RunSpec:
     retries: int | None
     conf: dict[str, Any] | None
     echo_logs: bool
+    timeout: float | None = None  # the whole run's budget, seconds
+    #: A backend's `connection_extra()` (per-service endpoints); None: one endpoint_url.
+    connection_extra: dict[str, Any] | None = None
+    #: False for real AWS: no dummy keys, the default credential chain.
+    offline: bool = True
 
 
 def _run_env(spec: RunSpec) -> dict[str, str]:
     env = dict(spec.extra_env)
-    if spec.endpoint_url:
+    if spec.connection_extra is not None:
+        # A backend: the connection carries its endpoints per service (service_config).
+        env.update(airflow_home.connection_env(None, conn_id=spec.conn_id,
+                                               extra=spec.connection_extra,
+                                               dummy_keys=spec.offline))
+        if spec.offline:
+            env.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
+            env.pop("AWS_SESSION_TOKEN", None)
+        env.setdefault("AWS_DEFAULT_REGION", spec.region)
+    elif spec.endpoint_url:
         env.update(airflow_home.connection_env(spec.endpoint_url, region=spec.region,
                                                conn_id=spec.conn_id))
         env.setdefault("AWS_ENDPOINT_URL", spec.endpoint_url)
         # Dummy credentials: an offline run must never sign a request with real keys.
         env.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
-        env.pop("AWS_SESSION_TOKEN", None)
+        env.pop("AWS_SESSION_TOKEN", None)  # and `unsafe_offline_keys` are dropped by the engine
         env.setdefault("AWS_DEFAULT_REGION", spec.region)
     env.update(airflow_home.variables_env(spec.variables))
     return env
@@ -417,6 +467,8 @@ def _run_in_process(
     env = _run_env(spec)
     # Variables of an earlier run in this process must not leak into this one.
     stale = [k for k in os.environ if k.startswith("AIRFLOW_VAR_") and k not in env]
+    if spec.endpoint_url:  # offline: no profile, session token or other endpoint either
+        stale += [k for k in unsafe_offline_keys(os.environ) if k not in env]
     with _patched_environ(env, drop=stale):
         home = _ensure_airflow(spec.dags_folder, timings)
         recorder = Recorder(progress=progress, echo_logs=spec.echo_logs)
@@ -430,6 +482,9 @@ def _run_in_process(
                                   deferrable=spec.deferrable, sensor_timeout=spec.sensor_timeout,
                                   retries=spec.retries)
             apply_overrides(dag, plan)
+            deadline = run_bounds.Deadline(spec.timeout) if spec.timeout else None
+            instrumented = run_bounds.instrument(dag.tasks, on_wait=recorder.waiting,
+                                                 deadline=deadline)
             t, cpu = time.perf_counter(), time.process_time()
             dr = dag.test(run_conf=spec.conf)
             timings["dag_test"] = time.perf_counter() - t
@@ -449,7 +504,7 @@ def _run_in_process(
                      and task_states[ti.task_id] not in ("skipped", "upstream_failed")}
         xcoms = _xcoms(dag.dag_id, dr.run_id)
         # Tasks that never ran (upstream failed, skipped) get their line too.
-        seen = {e.task_id for e in recorder.events if e.state != "running"}
+        seen = {e.task_id for e in recorder.events if e.state not in ("running", "waiting")}
         for task_id, state in task_states.items():
             if task_id not in seen and state in FINISHED_TASK_STATES:
                 recorder.emit(TaskEvent(task_id, state))
@@ -465,10 +520,18 @@ def _run_in_process(
         errors=dict(recorder.errors),
         logs={k: "\n".join(v) for k, v in recorder.logs.items()},
         events=[e.to_dict() for e in recorder.events],
-        overrides=[str(o) for o in plan],
+        overrides=[str(o) for o in plan] + instrumented,
         timings=timings,
         airflow_home=str(home),
+        waits=dict(recorder.waits),
+        timed_out=_timed_out(deadline, "task stopped"),
     )
+
+
+def _timed_out(deadline: run_bounds.Deadline | None, how: str) -> dict[str, Any] | None:
+    if deadline is None or deadline.hit is None:
+        return None
+    return {"timeout": deadline.seconds, "how": how, **deadline.hit}
 
 
 def _topo_index(dag: Any, task_id: str) -> int:
@@ -525,49 +588,82 @@ class PreparedRun:
     """
 
     def __init__(self, dag_id: str, *, dags_folder: str | os.PathLike[str] = "dags",
-                 variables: Mapping[str, Any] | None = None) -> None:  # fmt: skip
+                 variables: Mapping[str, Any] | None = None,
+                 offline: bool = True) -> None:  # fmt: skip
         self.dag_id = dag_id
         self.dags_folder = str(Path(dags_folder).resolve())
         self.variables = dict(variables or {})
+        self.offline = offline
         self._tmp = tempfile.TemporaryDirectory(prefix="harness-run-")
+        self._files: OfflineFiles | None = None
         self._result_path = Path(self._tmp.name, "result.json")
         prep_path = Path(self._tmp.name, "prepare.json")
         prep_path.write_text(json.dumps({"dag_id": dag_id, "dags_folder": self.dags_folder,
                                          "variables": self.variables}))
         self._events_r, events_w = os.pipe()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+        env = {k: v for k, v in snapshot_environ().items() if not k.startswith("AIRFLOW")}
         repo_root = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [repo_root, env.get("PYTHONPATH")]))
+        # The worker's throw-away Airflow home (tempfile) lands in the folder removed on close,
+        # or by the worker's reaper if this process is killed.
+        env["TMPDIR"] = self._tmp.name
+        if offline:
+            # No real credential, profile or endpoint, and the guard before the DAG is parsed.
+            self._files = OfflineFiles(parent=self._tmp.name)  # removed with it, come what may
+            env = offline_env(env, endpoints={}, files=self._files)
         # The worker's own output (Airflow's console log with echo_logs) goes to a file: a pipe
         # nobody reads while events stream could fill up and stall the worker.
         self._output_path = Path(self._tmp.name, "worker-output.txt")
-        with open(self._output_path, "w") as output:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "harness._dag_worker", str(prep_path),
-                 str(self._result_path), str(events_w)],
-                env=env, pass_fds=(events_w,), stdin=subprocess.PIPE,
-                stdout=output, stderr=subprocess.STDOUT, text=True,
-            )
-        os.close(events_w)
+        try:
+            with open(self._output_path, "w") as output:
+                self._proc = popen_reaped(
+                    [sys.executable, "-m", "harness._dag_worker", str(prep_path),
+                     str(self._result_path), str(events_w)],
+                    grace=WORKER_STOP_GRACE, cleanup=[self._tmp.name],
+                    env=env, pass_fds=(events_w,), stdin=subprocess.PIPE,
+                    stdout=output, stderr=subprocess.STDOUT, text=True,
+                )  # fmt: skip
+        except BaseException:
+            os.close(self._events_r)
+            self._cleanup_files()
+            raise
+        finally:
+            os.close(events_w)
         self._used = False
+        self._killed = False
+
+    def _kill_for_timeout(self) -> None:
+        self._killed = True
+        # The reaper ends the worker's whole tree (SIGTERM, then SIGKILL after its grace); the
+        # events pipe then reaches EOF and `_execute` reports what it saw.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._proc.pid, signal.SIGTERM)
 
     def run(self, *, aws: Any = None, progress: ProgressCallback | None = None,
-            **kwargs: Any) -> DagRunResult:  # fmt: skip
+            backend: Any = None, **kwargs: Any) -> DagRunResult:  # fmt: skip
         """Run once (same keywords as ``run_dag``; ``variables`` adds to the prepared ones)."""
         if self._used:
             raise RuntimeError("a PreparedRun runs once")
+        aws = _one_of(aws, backend)
+        if self.offline and aws is not None and getattr(aws, "offline", True) is False:
+            raise ValueError(
+                f"this PreparedRun is offline (its worker has dummy credentials and the "
+                f"off-loopback guard) but {aws!r} is not an offline backend: use "
+                "prepare_dag_run(..., offline=False)"
+            )
         self._used = True
         kwargs["variables"] = {**self.variables, **(kwargs.get("variables") or {})}
         spec, url, region = _spec(self.dag_id, self.dags_folder, aws, **kwargs)
-        since = datetime.now(UTC) - timedelta(seconds=1)
+        owner = _attribution(spec, aws, url, region)
         t0 = time.perf_counter()
         try:
             result = self._execute(spec, progress)
         finally:
             self.close()
         result.timings["run_dag"] = time.perf_counter() - t0
-        if url:
-            _inspect(aws, url, region, since, result)
+        if url or _is_backend(aws):
+            _after_kill(aws, url, region, owner, result)
+            _inspect(aws, url, region, owner, result)
         return result
 
     def _execute(self, spec: RunSpec, progress: ProgressCallback | None) -> DagRunResult:
@@ -578,10 +674,29 @@ class PreparedRun:
             self._proc.stdin.close()
         except BrokenPipeError:
             pass  # the worker died while preparing: reported below
-        with os.fdopen(self._events_r) as events:
-            for line in events:
-                if progress is not None:
-                    progress(TaskEvent(**json.loads(line)))
+        seen: list[TaskEvent] = []
+        started = time.monotonic()
+        killer = None
+        if spec.timeout:
+            # The backstop of the worker's own deadline: the pipe ends when the worker dies.
+            killer = threading.Timer(spec.timeout + WORKER_KILL_GRACE, self._kill_for_timeout)
+            killer.daemon = True
+            killer.start()
+        try:
+            with os.fdopen(self._events_r) as events:
+                for line in events:
+                    event = TaskEvent(**json.loads(line))
+                    seen.append(event)
+                    if progress is not None:
+                        progress(event)
+        finally:
+            if killer is not None:
+                killer.cancel()
+        if self._killed and not self._result_path.exists():
+            self._proc.wait()
+            result = killed_result(spec, seen, time.monotonic() - started)
+            result.isolation = "subprocess"
+            return result
         if not self._result_path.exists():  # no result: let the worker finish dying
             self._proc.wait()
         if not self._result_path.exists():
@@ -595,9 +710,7 @@ class PreparedRun:
     def close(self) -> None:
         # The worker has nothing left to do once its result is written (or it is not wanted):
         # its Airflow home is throw-away, so it is stopped rather than waited for.
-        if self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.wait()
+        stop_reaped(self._proc, grace=WORKER_STOP_GRACE)  # the worker and anything it started
         if self._result_path.exists():
             home = json.loads(self._result_path.read_text()).get("airflow_home")
             if home and Path(home).name.startswith("airflow-home-"):
@@ -606,6 +719,12 @@ class PreparedRun:
             os.close(self._events_r)
             self._used = True
         self._tmp.cleanup()
+        self._cleanup_files()
+
+    def _cleanup_files(self) -> None:
+        files, self._files = self._files, None
+        if files is not None:
+            files.cleanup()
 
     def __enter__(self) -> PreparedRun:
         return self
@@ -615,27 +734,84 @@ class PreparedRun:
 
 
 def prepare_dag_run(dag_id: str, *, dags_folder: str | os.PathLike[str] = "dags",
-                    variables: Mapping[str, Any] | None = None) -> PreparedRun:  # fmt: skip
-    """Start a worker that gets Airflow ready for ``dag_id`` now; see ``PreparedRun``."""
-    return PreparedRun(dag_id, dags_folder=dags_folder, variables=variables)
+                    variables: Mapping[str, Any] | None = None,
+                    offline: bool = True) -> PreparedRun:  # fmt: skip
+    """Start a worker that gets Airflow ready for ``dag_id`` now; see ``PreparedRun``.
+
+    ``offline`` (default): the worker starts with `harness.offline_env`'s environment (dummy
+    credentials only, no profile, no ``~/.aws``, no service endpoints) and the off-loopback
+    guard installed before the DAG file is parsed."""
+    return PreparedRun(dag_id, dags_folder=dags_folder, variables=variables, offline=offline)
 
 
 def _run_in_subprocess(spec: RunSpec, progress: ProgressCallback | None) -> DagRunResult:
     """Run the spec in ``python -m harness._dag_worker``; events stream back over a pipe."""
+    offline = spec.endpoint_url is not None and is_loopback_url(spec.endpoint_url)
     with PreparedRun(spec.dag_id, dags_folder=spec.dags_folder,
-                     variables=spec.variables) as prepared:  # fmt: skip
+                     variables=spec.variables, offline=offline) as prepared:  # fmt: skip
         return prepared._execute(spec, progress)
+
+
+def killed_result(spec: RunSpec, events: list[TaskEvent], elapsed: float) -> DagRunResult:
+    """What is known of a run whose worker was killed at its timeout: its progress events."""
+    states: dict[str, str] = {}
+    waits: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    for e in events:
+        if e.state == "waiting":
+            waits[e.task_id] = e.detail or ""
+        else:
+            states[e.task_id] = e.state
+        if e.error:
+            errors[e.task_id] = e.error
+    current = next((t for t, s in reversed(states.items()) if s == "running"), None)
+    timed_out = {"timeout": spec.timeout, "elapsed": elapsed, "task_id": current,
+                 "waiting_for": waits.get(current) if current else None, "how": "worker killed"}
+    if current is not None:
+        states[current] = "failed"
+        errors[current] = (f"killed: the run's {spec.timeout:g} s budget was used up after "
+                           f"{elapsed:.1f} s" + (f", waiting for {waits[current]}"
+                                                 if current in waits else ""))
+    return DagRunResult(dag_id=spec.dag_id, run_id=None, state="failed", task_states=states,
+                        durations={}, xcoms={}, errors=errors, waits=waits,
+                        events=[e.to_dict() for e in events], timed_out=timed_out)
+
+
+def _after_kill(aws: Any, url: str, region: str, owner: RunAttribution,
+                result: DagRunResult) -> None:
+    """A killed worker ran no teardown: terminate the clusters this run created."""
+    if not (result.timed_out and result.timed_out.get("how") == "worker killed"):
+        return
+    emr = _client(aws, "emr", url, region)
+    mine = _run_cluster_ids(aws, emr, owner)
+    live = {c["Id"] for page in emr.get_paginator("list_clusters").paginate(
+        ClusterStates=list(ACTIVE_CLUSTER_STATES[:-1])) for c in page["Clusters"]}
+    if mine & live:
+        emr.terminate_job_flows(JobFlowIds=sorted(mine & live))
 
 
 # ------------------------------------------------------------------------- the emulator
 
 
+def _is_backend(aws: Any) -> bool:
+    """A `harness.backends.base.Backend` (duck-typed: this module does not import backends)."""
+    return hasattr(aws, "connection_extra") and hasattr(aws, "endpoints")
+
+
+def _one_of(aws: Any, backend: Any) -> Any:
+    if backend is not None and aws is not None:
+        raise TypeError("give aws= or backend=, not both")
+    return backend if backend is not None else aws
+
+
 def _endpoint_of(aws: Any) -> tuple[str | None, str | None, dict[str, str]]:
-    """(endpoint URL, region, extra env) from an EmulatedAWS-like object or a URL string."""
+    """(endpoint URL, region, extra env) from a backend, an EmulatedAWS-like object or a URL."""
     if aws is None:
         return None, None, {}
     if isinstance(aws, str):
         return aws, None, {}
+    if _is_backend(aws):
+        return aws.default_endpoint(), aws.region, dict(aws.env())
     env = dict(aws.env()) if hasattr(aws, "env") else {}
     return aws.url, getattr(aws, "region", None), env
 
@@ -649,9 +825,63 @@ def _client(aws: Any, service: str, url: str, region: str) -> Any:
                         aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
-def _inspect(aws: Any, url: str, region: str, since: datetime, result: DagRunResult) -> None:
+#: Prefix of the User-Agent app id (botocore's ``AWS_SDK_UA_APP_ID``) marking one run's AWS calls.
+RUN_APP_ID_PREFIX = "harness-run-"
+
+
+@dataclass(frozen=True)
+class RunAttribution:
+    """How to tell the clusters one run created from everyone else's.
+
+    ``app_id``: the run's clients send ``app/<app_id>`` in their User-Agent, and an emulator
+    that records it (``aws.runtime``) says exactly which clusters the run created, even with
+    other clients or runs active at the same time. ``before``: for other endpoints, the
+    cluster ids that existed before the run (exact for runs one after another).
+    """
+
+    app_id: str | None
+    before: frozenset[str] | None
+
+
+def _attribution(spec: RunSpec, aws: Any, url: str | None, region: str) -> RunAttribution:
+    """Tag the run's AWS clients (called before the run starts)."""
+    if not (url or _is_backend(aws)):
+        return RunAttribution(None, None)
+    # An environment variable, not the connection's ``config_kwargs``: a hook given an explicit
+    # ``botocore_config`` (the DAG's operators) ignores the connection's config_kwargs.
+    app_id = RUN_APP_ID_PREFIX + uuid.uuid4().hex[:12]
+    spec.extra_env["AWS_SDK_UA_APP_ID"] = app_id
+    if _emr_runtime(aws) is not None:
+        return RunAttribution(app_id, None)
+    return RunAttribution(app_id, frozenset(_cluster_ids(_client(aws, "emr", url, region))))
+
+
+def _emr_runtime(aws: Any) -> Any:
+    """The emulator's EMR runtime (it records who created each cluster), if ``aws`` has one."""
+    if aws is None or isinstance(aws, str):
+        return None
+    # A backend (embedded, localstack) holds its EmulatedAWS as `.emulator`.
+    runtime = getattr(getattr(aws, "emulator", None) or aws, "runtime", None)
+    return runtime if callable(getattr(runtime, "clusters", None)) else None
+
+
+def _cluster_ids(emr: Any) -> list[str]:
+    return [c["Id"] for page in emr.get_paginator("list_clusters").paginate()
+            for c in page["Clusters"]]  # fmt: skip
+
+
+def _run_cluster_ids(aws: Any, emr: Any, owner: RunAttribution) -> set[str]:
+    """Ids of the clusters the run created (see ``RunAttribution``)."""
+    runtime = _emr_runtime(aws)
+    if runtime is not None and owner.app_id is not None:
+        return {r.id for r in runtime.clusters(app_id=owner.app_id)}
+    return set(_cluster_ids(emr)) - set(owner.before or ())
+
+
+def _inspect(aws: Any, url: str, region: str, owner: RunAttribution,
+             result: DagRunResult) -> None:  # fmt: skip
     t = time.perf_counter()
-    _inspect_emr(aws, url, region, since, result)
+    _inspect_emr(aws, url, region, owner, result)
     _inspect_s3(aws, url, region, result)
     result.timings["inspect"] = time.perf_counter() - t
 
@@ -673,12 +903,14 @@ def _inspect_s3(aws: Any, url: str, region: str, result: DagRunResult, limit: in
 STEP_PROBLEM_STATES = ["FAILED", "CANCELLED", "INTERRUPTED"]
 
 
-def _inspect_emr(aws: Any, url: str, region: str, since: datetime, result: DagRunResult) -> None:
+def _inspect_emr(aws: Any, url: str, region: str, owner: RunAttribution,
+                 result: DagRunResult) -> None:  # fmt: skip
     """Fill ``clusters`` (created by this run) and ``step_failures`` from the emulator."""
     emr = _client(aws, "emr", url, region)
+    mine = _run_cluster_ids(aws, emr, owner)
     clusters = []
-    for page in emr.get_paginator("list_clusters").paginate(CreatedAfter=since):
-        clusters += page["Clusters"]
+    for page in emr.get_paginator("list_clusters").paginate():
+        clusters += [c for c in page["Clusters"] if c["Id"] in mine]
     for c in clusters:
         status = c["Status"]
         result.clusters.append({
@@ -700,7 +932,10 @@ def _inspect_emr(aws: Any, url: str, region: str, since: datetime, result: DagRu
                         tail = f"(stderr unavailable: {e})"
                 if hasattr(aws, "step_dir"):
                     # spark-submit's PythonRunner sends the Python driver's traceback to stdout.
-                    stdout_tail = _tail(Path(aws.step_dir(c["Id"], step["Id"])) / "stdout")
+                    try:
+                        stdout_tail = _tail(Path(aws.step_dir(c["Id"], step["Id"])) / "stdout")
+                    except Exception:  # a backend whose steps' logs are not local
+                        stdout_tail = None
                 result.step_failures.append({
                     "cluster_id": c["Id"],
                     "step_id": step["Id"],
@@ -738,9 +973,13 @@ def _spec(
     retries: int | None = None,
     conf: Mapping[str, Any] | None = None,
     echo_logs: bool = False,
+    timeout: float | None = None,
 ) -> tuple[RunSpec, str | None, str]:
+    if timeout is not None and not 0 < timeout < math.inf:
+        raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
     url, aws_region, extra_env = _endpoint_of(aws)
     region = region or aws_region or "us-east-1"
+    backend = _is_backend(aws)
     spec = RunSpec(
         dag_id=dag_id,
         dags_folder=str(Path(dags_folder).resolve()),
@@ -757,6 +996,9 @@ def _spec(
         retries=retries,
         conf=dict(conf) if conf is not None else None,
         echo_logs=echo_logs,
+        timeout=float(timeout) if timeout is not None else None,
+        connection_extra=dict(aws.connection_extra()) if backend else None,
+        offline=bool(getattr(aws, "offline", True)),
     )
     return spec, url, region
 
@@ -778,6 +1020,8 @@ def run_dag(
     echo_logs: bool = False,
     isolation: str = "auto",
     faults: Callable[[Any], Any] | None = None,
+    timeout: float | None = None,
+    backend: Any = None,
 ) -> DagRunResult:
     """Run ``dag_id`` from ``dags_folder`` once under ``dag.test()`` and report what happened.
 
@@ -787,7 +1031,9 @@ def run_dag(
     :param variables: Airflow Variables, injected as ``AIRFLOW_VAR_*`` for this run only.
     :param poke_interval: sensors' interval in seconds (the DAG's own is kept if lower).
     :param deferrable: run the EMR step sensor(s) deferrable (trigger inline, 1 s interval).
-    :param sensor_timeout: replaces sensors' ``timeout`` (seconds; one value or per task id).
+    :param sensor_timeout: seconds; one value: the timeout of input sensors (sensors waiting
+        for data to appear; default ``run_bounds.INPUT_SENSOR_TIMEOUT``, job sensors such as
+        the EMR step sensor keep the DAG's); a mapping: the timeout of the sensors it names.
     :param retries: replaces every task's retry count (None: the DAG's own; delays are 0 anyway).
     :param progress: called with a ``TaskEvent`` per state change (``print`` prints a line).
     :param conf: the DAG run's conf (``dag_run.conf`` / params).
@@ -796,15 +1042,25 @@ def run_dag(
         imported here with another configuration).
     :param faults: called with ``aws.faults`` before the run, to arm injected failures, e.g.
         ``faults=lambda f: f.throttle("DescribeStep", times=3)``.
+    :param timeout: the whole run's budget in seconds (None: unbounded). A task still waiting
+        or running when it is used up fails without retry, teardowns still run (for at most
+        ``run_bounds.TEARDOWN_GRACE`` s more) and ``result.timed_out`` says where the run stood.
+        A subprocess worker that has not finished ``WORKER_KILL_GRACE`` s after that is killed
+        (and the clusters the run created are terminated). See docs/run-bounds.md.
+    :param backend: a started ``harness.backends`` backend (embedded, localstack, aws), instead
+        of ``aws=``: the connection gets its endpoints per service (``service_config``), the
+        environment its ``env()``, and the inspection afterwards uses its clients.
     """
+    aws = _one_of(aws, backend)
     if faults is not None:
-        if not hasattr(aws, "faults"):
-            raise TypeError("faults= needs aws= to be an EmulatedAWS (an object with .faults)")
+        if getattr(aws, "faults", None) is None:
+            raise TypeError("faults= needs a backend that can inject faults (an object with "
+                            f".faults); {getattr(aws, 'name', type(aws).__name__)} has none")
         faults(aws.faults)
     spec, url, region = _spec(
         dag_id, dags_folder, aws, variables=variables, region=region, conn_id=conn_id,
         poke_interval=poke_interval, deferrable=deferrable, sensor_timeout=sensor_timeout,
-        retries=retries, conf=conf, echo_logs=echo_logs,
+        retries=retries, conf=conf, echo_logs=echo_logs, timeout=timeout,
     )
     if isolation not in ("auto", "in-process", "subprocess"):
         raise ValueError(
@@ -813,12 +1069,12 @@ def run_dag(
     if isolation == "auto":
         in_process = _HOME is not None or not _airflow_imported()
         isolation = "in-process" if in_process else "subprocess"
-    # EMR lists creation times in whole seconds: start the window a second early.
-    since = datetime.now(UTC) - timedelta(seconds=1)
+    owner = _attribution(spec, aws, url, region)
     t0 = time.perf_counter()
     engine = _run_in_process if isolation == "in-process" else _run_in_subprocess
     result = engine(spec, progress)
     result.timings["run_dag"] = time.perf_counter() - t0
-    if url:
-        _inspect(aws, url, region, since, result)
+    if url or _is_backend(aws):
+        _after_kill(aws, url, region, owner, result)
+        _inspect(aws, url, region, owner, result)
     return result

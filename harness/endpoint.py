@@ -16,26 +16,38 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
+import sys
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from harness.emr.executors import StepExecutor
-from harness.emr.faults import Faults, ThrottleMiddleware
+from harness.emr.faults import Faults, ThrottleMiddleware, error_response
 from harness.emr.logs import tail
 from harness.emr.runtime import EmrRuntime, LifecycleDelays
 from harness.guard import DUMMY_CREDENTIALS, EndpointGuard
+from harness.offline_env import OfflineFiles, offline_env, snapshot_environ
+
+log = logging.getLogger("harness.emr")
 
 NO_DELAYS = LifecycleDelays()
 _MISSING = object()
 _MANAGED_POLICIES = "load_aws_managed_policies"
 
-__all__ = ["ENV_UNSET", "EmulatedAWS", "LifecycleDelays"]
+__all__ = ["ENV_UNSET", "EmulatedAWS", "LifecycleDelays", "console_reports"]
 
-#: Variables to remove from a child's environment next to `EmulatedAWS.env()`: they would
-#: point clients at real credentials or profiles.
-ENV_UNSET = ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE")
+#: Variables to remove from an environment next to `EmulatedAWS.env()`: they would point
+#: clients at real credentials, profiles or other endpoints. Child processes the harness starts
+#: get `harness.offline_env.offline_env`, which removes every other `AWS_*` variable as well.
+ENV_UNSET = (
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+)
 
 
 class EmulatedAWS:
@@ -55,6 +67,8 @@ class EmulatedAWS:
         delays: seconds spent in STARTING / BOOTSTRAPPING / TERMINATING (default 0).
         load_managed_policies: load AWS-managed IAM policies into the emulated IAM (needed to
             attach the EMR default roles' policies as the AWS CLI does).
+        s3_endpoint_url: the S3 that step inputs, outputs and logs go through (default: this
+            endpoint's own); e.g. LocalStack's, with this endpoint serving only EMR.
     """
 
     def __init__(
@@ -68,8 +82,10 @@ class EmulatedAWS:
         guard: bool = True,
         delays: LifecycleDelays = NO_DELAYS,
         load_managed_policies: bool = True,
+        s3_endpoint_url: str | None = None,
     ) -> None:
         self.region = region
+        self.s3_endpoint_url = s3_endpoint_url
         self._port = port
         # Absolute: every step runs in its own working directory.
         self._workdir_arg = Path(workdir).resolve() if workdir is not None else None
@@ -87,6 +103,7 @@ class EmulatedAWS:
         self._settings_backup: tuple[bool, Any] | None = None  # (had "iam", old value)
         self._session: Any = None
         self._session_lock = threading.Lock()
+        self._offline_files: OfflineFiles | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> EmulatedAWS:
@@ -106,6 +123,10 @@ class EmulatedAWS:
         else:
             self._workdir = self._workdir_arg
             self._workdir.mkdir(parents=True, exist_ok=True)
+        self._offline_files = OfflineFiles()
+        # Taken before anything else runs in this endpoint (and before the guard edits the
+        # environment): steps start from it, never from os.environ read in a cluster thread.
+        base_env = snapshot_environ()
         if self._guard is not None:
             self._guard.install()
 
@@ -124,7 +145,11 @@ class EmulatedAWS:
         self._settings_backup = (had_iam, iam_conf.get(_MANAGED_POLICIES, _MISSING))
         iam_conf[_MANAGED_POLICIES] = self.load_managed_policies
 
-        app = ThrottleMiddleware(DomainDispatcherApplication(create_backend_app), self.faults)
+        app = _WarningGuard(
+            ThrottleMiddleware(
+                DomainDispatcherApplication(_warning_guarded(create_backend_app)), self.faults
+            )
+        )
         self._server = make_server(
             "127.0.0.1", self._port, app, threaded=True, request_handler=MotoRequestHandler
         )
@@ -137,6 +162,9 @@ class EmulatedAWS:
             strict_versions=self.strict_versions,
             delays=self.delays,
             env=self.env(),
+            base_env=offline_env(base_env, endpoints=self.env(), files=self._offline_files,
+                                 guard=self._guard is not None),
+            s3_endpoint_url=self.s3_endpoint_url,
         )
         self._runtime.install()
         self._reset_moto()  # a fresh account: nothing left from an earlier EmulatedAWS
@@ -150,6 +178,7 @@ class EmulatedAWS:
         first error is raised afterwards."""
         with contextlib.ExitStack() as cleanup:  # callbacks run last-registered first
             cleanup.callback(self._remove_workdir)
+            cleanup.callback(self._remove_offline_files)
             if self._guard is not None:
                 cleanup.callback(self._guard.uninstall)  # no-op unless this guard installed
             cleanup.callback(self._restore_moto_settings)
@@ -190,6 +219,11 @@ class EmulatedAWS:
         if not had_iam and not iam_conf:
             del conf["iam"]
 
+    def _remove_offline_files(self) -> None:
+        files, self._offline_files = self._offline_files, None
+        if files is not None:
+            files.cleanup()
+
     def _remove_workdir(self) -> None:
         if self._own_workdir and self._workdir is not None:
             workdir, self._workdir, self._own_workdir = self._workdir, None, False
@@ -221,7 +255,7 @@ class EmulatedAWS:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._own_workdir = False
         self._workdir = path
-        rt.workdir, rt.mirror_root, rt.logs_root = path, path / "s3", path / "logs"
+        rt.use_workdir(path)
 
     @staticmethod
     def _reset_moto() -> None:
@@ -270,14 +304,18 @@ class EmulatedAWS:
         return self._runtime
 
     def env(self) -> dict[str, str]:
-        """Environment for clients and child processes (also remove `ENV_UNSET`)."""
-        return {
+        """Where this endpoint is, for clients and child processes (also remove `ENV_UNSET`
+        and other `AWS_ENDPOINT_URL_<SERVICE>`; `harness.offline_env.offline_env` does all that)."""
+        env = {
             "AWS_ENDPOINT_URL": self.url,
             **DUMMY_CREDENTIALS,
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
             "AWS_EC2_METADATA_DISABLED": "true",
         }
+        if self.s3_endpoint_url:
+            env["AWS_ENDPOINT_URL_S3"] = self.s3_endpoint_url
+        return env
 
     def client(self, service: str, **kwargs: Any) -> Any:
         """A boto3 client for `service` aimed at this endpoint."""
@@ -320,3 +358,79 @@ class EmulatedAWS:
     def active_clusters(self) -> list[str]:
         """Ids of clusters not yet TERMINATED / TERMINATED_WITH_ERRORS."""
         return [r.id for r in self._require().clusters() if r.state.is_active]
+
+
+#: The error a request gets when a Python warning was raised as an exception in its handler.
+WARNING_ERROR_CODE = "EmulatorWarningRaisedAsError"
+
+
+def _warning_guarded(create_backend_app: Any) -> Any:
+    """moto's per-service Flask app factory, with a handler for `Warning` exceptions.
+
+    Under `-W error` (or pytest's `filterwarnings = error`) any `warnings.warn` in a request
+    handler raises. Flask would answer 500, botocore retries a 500 and a non-idempotent call
+    (RunJobFlow) runs again. Our own code never warns inside a handler; this guard answers a
+    warning from anywhere else (moto, botocore ...) with a 400 that botocore does not retry
+    and that names the warning.
+    """
+
+    def factory(service: Any) -> Any:
+        app = create_backend_app(service)
+        app.register_error_handler(Warning, _warning_response)
+        return app
+
+    return factory
+
+
+def _warning_message(exc: Warning) -> str:
+    message = (
+        f"A Python warning was raised as an error inside the emulated endpoint while handling "
+        f"this request ({type(exc).__name__}: {exc}); the request may be partly applied. "
+        "Warnings are escalated by `-W error` or `filterwarnings = error`: add an ignore "
+        "filter for this warning."
+    )
+    log.warning("%s", message)
+    return message
+
+
+def _warning_response(exc: Warning) -> Any:
+    from flask import Response, request
+
+    body, headers = error_response(request.environ, WARNING_ERROR_CODE, _warning_message(exc))
+    return Response(body, status=400, headers=headers)
+
+
+class _WarningGuard:
+    """The same answer for a warning raised outside moto's Flask apps (the middleware, the
+    dispatcher creating a service's app), where werkzeug would answer 500."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        try:
+            return self.app(environ, start_response)
+        except Warning as exc:
+            body, headers = error_response(environ, WARNING_ERROR_CODE, _warning_message(exc))
+            start_response("400 Bad Request", headers)
+            return [body]
+
+
+@contextlib.contextmanager
+def console_reports(stream: IO[str] | None = None) -> Iterator[None]:
+    """While active, the emulator's reports (logger `harness.emr`, WARNING and up: a Spark
+    version mismatch, a log upload that failed ...) print as one plain line each on `stream`
+    (default stderr), instead of going to the root logger. For command-line tools."""
+    logger = logging.getLogger("harness.emr")
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    old_propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = old_propagate
+        handler.flush()

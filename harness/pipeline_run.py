@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import resource
+import signal
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -129,6 +130,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="emulator workdir (S3 mirror, step logs); default .harness/runs/<stamp>")
     p.add_argument("--poke-interval", type=float, default=0.2)
     p.add_argument("--deferrable", action="store_true", help="run the step sensor deferrable")
+    p.add_argument("--sensor-timeout", type=_seconds, default=None, metavar="SECONDS",
+                   help="how long input sensors (validar_entrada) wait for their data; default "
+                        "30 (the step sensor keeps the DAG's timeout; bound it with --timeout)")
+    p.add_argument("--timeout", type=_seconds, default=None, metavar="SECONDS",
+                   help="bound the whole DAG run: a task still running then fails without "
+                        "retry, the teardown still terminates the cluster, exit 1")
     p.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
                    help="extra Airflow Variable (repeatable)")
     p.add_argument("--echo-logs", action="store_true", help="show Airflow's own console log")
@@ -137,9 +144,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "once, while Airflow starts) instead of a cold spark-submit")
     p.add_argument("--timings", default=None, metavar="PATH",
                    help="write where the time went (phases, tasks, the Spark step) as JSON")
+    p.add_argument("--backend", choices=("embedded", "localstack", "localstack-docker"),
+                   default="embedded",
+                   help="where AWS comes from: the embedded emulator (default), a real LocalStack "
+                        "started on this host (S3, IAM, STS, Logs; EMR from the harness's "
+                        "runtime beside it unless LocalStack serves EMR), or LocalStack in Docker")
+    p.add_argument("--localstack-url", default=None, metavar="URL",
+                   help="with --backend localstack: use the LocalStack-compatible endpoint at URL "
+                        "(checked through /_localstack/health) instead of starting one")
+    p.add_argument("--install-localstack", action="store_true",
+                   help="create LocalStack's pinned virtual environment if it is missing")
     from harness.warm.cli import add_run_arguments
 
     add_run_arguments(p)  # --no-warm, --keep-state, --warm-dir (docs/warm-loop.md)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
 
 
 def _parse_vars(pairs: list[str]) -> dict[str, str]:
@@ -159,6 +186,24 @@ def main(args: argparse.Namespace, out: Callable[[str], Any] = print) -> int:
     code = delegate_run(args, out)
     if code is not None:
         return code
+    # SIGTERM/SIGHUP behave like Ctrl-C: every `with` below unwinds (the DAG worker and the
+    # Spark Connect server are stopped, clusters terminated, throw-away folders removed).
+    from harness.processes import interrupt_on_signals
+
+    runtimes: list[Any] = []  # the emulator's runtime, to report its clusters' final state
+    try:
+        with interrupt_on_signals():
+            return _main(args, out, runtimes)
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        out(f"interrupted ({signal.Signals(signum).name}): stopped the run and cleaned up")
+        for runtime in runtimes:
+            for cluster in runtime.clusters():
+                out(f"cluster {cluster.id}: {cluster.state.value}")
+        return 128 + signum
+
+
+def _main(args: argparse.Namespace, out: Callable[[str], Any], runtimes: list[Any]) -> int:
     t0 = time.perf_counter()
     phases: dict[str, float] = {}
 
@@ -186,9 +231,14 @@ def main(args: argparse.Namespace, out: Callable[[str], Any] = print) -> int:
             executor = stack.enter_context(
                 ConnectExecutor(log_path=workdir / "spark-connect.log"))
             phase("start_spark_connect")
-        from harness.endpoint import EmulatedAWS
+        from harness.endpoint import EmulatedAWS, console_reports
 
+        stack.enter_context(console_reports())  # the version mismatch as one plain line
+        if getattr(args, "backend", "embedded") != "embedded":
+            return _run_on_backend(args, out, prepared, executor, layout, workdir,
+                                   (phase, phases), t0, runtimes)
         with EmulatedAWS(workdir=workdir, executor=executor) as aws:
+            runtimes.append(aws.runtime)
             phase("emulator_start")
             provision(aws, layout, data=args.data, script=args.script)
             phase("provision")
@@ -196,11 +246,57 @@ def main(args: argparse.Namespace, out: Callable[[str], Any] = print) -> int:
                 f"from {args.dags_folder}/ under Airflow's dag.test()")
             result = prepared.run(aws=aws, poke_interval=args.poke_interval,
                                   deferrable=args.deferrable, progress=out,
-                                  echo_logs=args.echo_logs)
+                                  echo_logs=args.echo_logs,
+                                  sensor_timeout=getattr(args, "sensor_timeout", None),
+                                  timeout=getattr(args, "timeout", None))
             phase("run_dag")
             if args.timings:
                 _write_timings(Path(args.timings), aws, result, phases)
             return _report(args, out, aws, layout, workdir, result, t0)
+
+
+def _run_on_backend(args: argparse.Namespace, out: Callable[[str], Any], prepared: Any,
+                    executor: Any, layout: PipelineLayout, workdir: Path,
+                    timing: tuple[Callable[[str], None], dict[str, float]],
+                    t0: float, runtimes: list[Any]) -> int:  # fmt: skip
+    """The same run against another backend (LocalStack): the DAG reaches it through the
+    connection's per-service endpoints."""
+    from harness.backends import BackendUnavailable, create_backend
+
+    phase, phases = timing
+    try:
+        backend = create_backend(args.backend, workdir=workdir, executor=executor,
+                                 localstack_url=args.localstack_url,
+                                 install_localstack=args.install_localstack)
+    except ValueError as exc:  # a bad option value (an off-loopback --localstack-url ...)
+        out(f"{args.backend} backend: {exc}")
+        return 2
+    try:
+        backend.start()
+    except BackendUnavailable as exc:
+        out(f"{args.backend} backend unavailable: {exc}")
+        return 2
+    try:
+        phase("backend_start")
+        emulator = getattr(backend, "emulator", None)
+        if emulator is not None:  # interruption reports its clusters' final state
+            runtimes.append(emulator.runtime)
+        out(backend.describe())
+        provision(backend, layout, data=args.data, script=args.script)
+        phase("provision")
+        out(f"running {args.dag_id} from {args.dags_folder}/ under Airflow's dag.test() "
+            f"(workdir {workdir})")
+        result = prepared.run(backend=backend, poke_interval=args.poke_interval,
+                              deferrable=args.deferrable, progress=out,
+                              echo_logs=args.echo_logs,
+                              sensor_timeout=getattr(args, "sensor_timeout", None),
+                              timeout=getattr(args, "timeout", None))
+        phase("run_dag")
+        if args.timings:
+            _write_timings(Path(args.timings), backend, result, phases)
+        return _report(args, out, backend, layout, workdir, result, t0)
+    finally:
+        backend.stop()
 
 
 def _report(args: argparse.Namespace, out: Callable[[str], Any], aws: Any,
@@ -220,10 +316,12 @@ def _report(args: argparse.Namespace, out: Callable[[str], Any], aws: Any,
     _, rejects = read_csv_prefix(s3, layout.bucket, layout.rejects_prefix)
     out(f"rejects: {len(rejects)} row(s) (s3://{layout.bucket}/{layout.rejects_prefix})")
     out("")
-    out(f"outputs on disk: {aws.workdir / 's3' / layout.bucket / layout.output_prefix}")
-    cluster_id = result.xcoms.get("criar_cluster_emr")
-    for step_id in result.xcoms.get("adicionar_steps_spark") or []:
-        out(f"step logs:       {aws.step_dir(cluster_id, step_id)}")
+    emulator = getattr(aws, "emulator", aws)  # a LocalStack backend's EMR runtime, if any
+    if emulator is not None and hasattr(emulator, "step_dir"):
+        out(f"outputs on disk: {emulator.workdir / 's3' / layout.bucket / layout.output_prefix}")
+        cluster_id = result.xcoms.get("criar_cluster_emr")
+        for step_id in result.xcoms.get("adicionar_steps_spark") or []:
+            out(f"step logs:       {emulator.step_dir(cluster_id, step_id)}")
     _write_task_logs(result, workdir, out)
     out(f"done in {time.perf_counter() - t0:.1f} s")
     return 0

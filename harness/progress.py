@@ -32,7 +32,11 @@ MARKS = {
     "deferred": "defer",
     "upstream_failed": "skip",
     "skipped": "skip",
+    "waiting": "...",
 }
+#: A waiting task's line is repeated at most this often (seconds) while what it waits for, and
+#: its state, stay the same; a change is shown at once. Pokes come every 0.2 s locally.
+WAIT_REPORT_EVERY = 5.0
 #: Loggers whose lines are noise in a task's log (the emulator's HTTP access log).
 QUIET_LOGGERS = ("werkzeug",)
 
@@ -46,6 +50,7 @@ class TaskEvent:
     duration: float | None = None  # seconds, for terminal states
     try_number: int | None = None
     error: str | None = None  # the exception a failed task raised, one line
+    detail: str | None = None  # "waiting": what the task waits for (duration: waited so far)
 
     def __str__(self) -> str:
         return format_event(self)
@@ -56,6 +61,11 @@ class TaskEvent:
 
 def format_event(event: TaskEvent, width: int = 24) -> str:
     mark = MARKS.get(event.state, event.state)
+    if event.state == "waiting":
+        line = f"  {mark:>5}  {event.task_id:<{width}} waiting for {event.detail or '?'}"
+        if event.duration is not None:
+            line += f" [{event.duration:.0f} s]"
+        return line
     line = f"  {mark:>5}  {event.task_id:<{width}} {event.state:<15}"
     if event.duration is not None:
         line += f" {event.duration:6.2f}s"
@@ -76,7 +86,10 @@ class Recorder:
     errors: dict[str, str] = field(default_factory=dict)
     logs: dict[str, list[str]] = field(default_factory=dict)  # task id ("" = run) -> lines
     current: str | None = None
+    waits: dict[str, str] = field(default_factory=dict)  # task id -> what it last waited for
+    clock: Callable[[], float] = time.monotonic
     _started: dict[str, float] = field(default_factory=dict)
+    _last_wait: dict[str, tuple[str, float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def emit(self, event: TaskEvent) -> None:
@@ -86,18 +99,33 @@ class Recorder:
 
     def running(self, task_id: str, try_number: int | None) -> None:
         resumed = task_id in self._started and self.current is None and self._is_open(task_id)
-        self._started.setdefault(task_id, time.monotonic())
+        self._started.setdefault(task_id, self.clock())
         self.current = task_id
         if not resumed:
             self.emit(TaskEvent(task_id, "running", try_number=try_number))
 
     def _is_open(self, task_id: str) -> bool:
         # A deferred task resumes after its trigger: running again without a terminal event.
-        return not any(e.task_id == task_id and e.state != "running" for e in self.events)
+        return not any(e.task_id == task_id and e.state not in ("running", "waiting")
+                       for e in self.events)
+
+    def waiting(self, task_id: str, detail: str) -> None:
+        """A poke came back false: emit a "waiting" event when ``detail`` changed, or now and
+        then (``WAIT_REPORT_EVERY``), not on every poke."""
+        now = self.clock()
+        self.waits[task_id] = detail
+        last = self._last_wait.get(task_id)
+        if last is not None and last[0] == detail and now - last[1] < WAIT_REPORT_EVERY:
+            return
+        self._last_wait[task_id] = (detail, now)
+        started = self._started.get(task_id)
+        self.emit(TaskEvent(task_id, "waiting", now - started if started is not None else None,
+                            detail=detail))
 
     def finished(self, task_id: str, state: str, try_number: int | None, error: str | None = None):
         started = self._started.pop(task_id, None)
-        duration = time.monotonic() - started if started is not None else None
+        self._last_wait.pop(task_id, None)
+        duration = self.clock() - started if started is not None else None
         if error:
             self.errors[task_id] = error
         self.current = None

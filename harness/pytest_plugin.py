@@ -22,6 +22,112 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="run tests marked `aws` against a real AWS account (costs money; cleans up)",
     )
+    group.addoption(
+        "--backend",
+        default="embedded",
+        help="comma-separated backends the `backend` fixture runs each test against: embedded, "
+             "localstack, localstack-docker, aws, or `all` (default: embedded); a backend that "
+             "cannot run here skips with its reason",
+    )
+    group.addoption(
+        "--localstack-url",
+        default=None,
+        help="use the LocalStack-compatible endpoint at this URL instead of starting LocalStack",
+    )
+    group.addoption(
+        "--install-localstack",
+        action="store_true",
+        default=False,
+        help="create LocalStack's pinned virtual environment when it is missing",
+    )
+    group.addoption(
+        "--fail-if-all-skipped",
+        action="store_true",
+        default=False,
+        help="fail the session when tests were collected but every one of them skipped",
+    )
+
+
+def backend_names(config: pytest.Config) -> list[str]:
+    """The backends `--backend` asks for, validated and in order."""
+    from harness.backends import BACKENDS
+
+    raw = [n.strip() for n in str(config.getoption("--backend")).split(",") if n.strip()]
+    names = list(BACKENDS) if raw == ["all"] else raw
+    unknown = [n for n in names if n not in BACKENDS]
+    if unknown or not names:
+        raise pytest.UsageError(f"--backend: unknown {unknown or names}; choose from "
+                                f"{', '.join(BACKENDS)} or all")
+    return list(dict.fromkeys(names))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        names = backend_names(metafunc.config)
+        metafunc.parametrize("backend", names, indirect=True, ids=names)
+
+
+class _SkipCounter:
+    """Counts outcomes for --fail-if-all-skipped."""
+
+    def __init__(self) -> None:
+        self.passed = self.failed = self.skipped = 0
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.skipped and report.when in ("setup", "call"):
+            self.skipped += 1
+        elif report.failed:
+            self.failed += 1
+        elif report.passed and report.when == "call":
+            self.passed += 1
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--backend", default=None) is not None:
+        backend_names(config)  # a typo is a usage error at once, not a collection error
+    if config.getoption("--fail-if-all-skipped", default=False):
+        config.pluginmanager.register(_SkipCounter(), "harness-skip-counter")
+    _interrupt_on_sigterm(config)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    counter = session.config.pluginmanager.get_plugin("harness-skip-counter")
+    if counter is None or exitstatus != 0:
+        return
+    if counter.skipped and not counter.passed and not counter.failed:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"--fail-if-all-skipped: all {counter.skipped} test(s) skipped "
+                                "(see the skip reasons above)", red=True)
+
+
+_SIGTERM_KEY = pytest.StashKey[object]()
+
+
+def _interrupt_on_sigterm(config: pytest.Config) -> None:
+    """SIGTERM ends the session as Ctrl-C does: pytest stops, and fixture finalizers run (the
+    emulator terminates its clusters and kills step processes, temp folders are removed)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        signal.signal(signum, signal.SIG_IGN)  # a second SIGTERM must not cut the teardown
+        raise KeyboardInterrupt(f"pytest session interrupted by {signal.Signals(signum).name}")
+
+    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+        config.stash[_SIGTERM_KEY] = signal.signal(signal.SIGTERM, interrupt)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    import signal
+
+    previous = config.stash.get(_SIGTERM_KEY, None)
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)  # type: ignore[arg-type]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -29,18 +135,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     skip_aws = pytest.mark.skip(reason="real-AWS smoke test: opt in with --run-aws")
     for item in items:
-        if "aws" in item.keywords:
+        # The marker, not `item.keywords`: keywords also hold folder names (tests/.../aws/).
+        if item.get_closest_marker("aws") is not None:
             item.add_marker(skip_aws)
 
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[SparkSession]:
     """One local[2] SparkSession for the whole test session (one JVM start)."""
-    from harness.spark import local_spark_session
+    from harness.spark import local_spark_session, stop_local_spark
 
     session = local_spark_session()
     yield session
-    session.stop()
+    stop_local_spark(session)  # while pytest's capture streams are still open
 
 
 @pytest.fixture(scope="session")
@@ -86,16 +193,52 @@ def emulated_aws(tmp_path, step_executor):
     """An `EmulatedAWS` on a free loopback port for one test, with AWS_ENDPOINT_URL, dummy
     credentials and the region set in the environment (and real profiles hidden). Every
     cluster is terminated and every step process killed when the test ends."""
+    import os
+
     from harness.endpoint import ENV_UNSET, EmulatedAWS
+    from harness.offline_env import unsafe_offline_keys
 
     # The env patch is undone before the endpoint stops, so the guard restores the original.
     aws = EmulatedAWS(workdir=tmp_path / "emulated-aws", executor=step_executor)
     with aws, pytest.MonkeyPatch.context() as mp:
-        for key in ENV_UNSET:
+        for key in [*ENV_UNSET, *unsafe_offline_keys(os.environ)]:
             mp.delenv(key, raising=False)
         for key, value in aws.env().items():
             mp.setenv(key, value)
         yield aws
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest, tmp_path, step_executor):
+    """A started backend for one test, parametrized over `--backend` (each test runs once per
+    backend; ids `[embedded]`, `[localstack]` ...). Its `env()` is set in the environment (real
+    profiles hidden). A backend that cannot run here skips the test with the exact reason;
+    `backend.faults` is None where faults cannot be injected."""
+    from harness.backends import BackendUnavailable, create_backend
+    from harness.endpoint import ENV_UNSET
+
+    name = getattr(request, "param", None) or backend_names(request.config)[0]
+    if name == "aws" and not request.config.getoption("--run-aws"):
+        pytest.skip("aws backend: real AWS costs money; opt in with --run-aws")
+    options = {"localstack_url": request.config.getoption("--localstack-url"),
+               "install_localstack": request.config.getoption("--install-localstack")}
+    if name != "aws":
+        options.update(workdir=tmp_path / f"backend-{name}", executor=step_executor)
+    try:
+        instance = create_backend(name, **options)
+        instance.start()
+    except BackendUnavailable as exc:
+        pytest.skip(f"{name} backend unavailable: {exc}")
+    try:
+        # The env patch is undone before the backend stops, so its guard restores the original.
+        with pytest.MonkeyPatch.context() as mp:
+            for key in ENV_UNSET:
+                mp.delenv(key, raising=False)
+            for key, value in instance.env().items():
+                mp.setenv(key, value)
+            yield instance
+    finally:
+        instance.stop()
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
 """`python -m harness serve`: the embedded AWS endpoint in the foreground.
 
-Prints one ready line with the endpoint URL, then serves until Ctrl-C or SIGTERM, when it
-terminates live clusters (killing running steps) and exits 0. Imports no Airflow.
+Prints one ready line with the endpoint URL, then serves until Ctrl-C, SIGTERM or SIGHUP, when
+it terminates live clusters (killing running steps), removes its temporary workdir and exits 0.
+If it is killed outright (SIGKILL), each step's reaper ends that step's process tree. Imports no
+Airflow.
 """
 
 from __future__ import annotations
@@ -29,19 +31,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.endpoint import EmulatedAWS
+    from harness.endpoint import EmulatedAWS, console_reports
 
     stop = threading.Event()
     previous = {
-        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
+        sig: signal.signal(sig, lambda *_: stop.set())
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     }
     try:
-        with EmulatedAWS(
+        with console_reports(), EmulatedAWS(
             region=args.region,
             port=args.port,
             workdir=args.workdir,
             strict_versions=args.strict_versions,
         ) as aws:
+            runtime = aws.runtime  # its cluster records outlive the endpoint: reported below
             print(
                 f"emulated AWS ready at {aws.url} (region {aws.region}, workdir {aws.workdir}); "
                 f"export AWS_ENDPOINT_URL={aws.url} - Ctrl-C to stop",
@@ -52,5 +56,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    for cluster in runtime.clusters():
+        print(f"cluster {cluster.id}: {cluster.state.value}", flush=True)
     print("emulated AWS stopped", flush=True)
     return 0

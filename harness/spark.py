@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,7 +24,11 @@ __all__ = [
     "spark_home",
     "spark_submit_argv",
     "spark_submit_env",
+    "stop_local_spark",
 ]
+
+#: How long the JVM gets to exit once its stdin is closed before it is killed.
+JVM_EXIT_TIMEOUT_S = 30
 
 #: Session settings for fast, deterministic local tests: two cores, few shuffle
 #: partitions, no UI, nothing bound off loopback.
@@ -106,3 +111,35 @@ def local_spark_session(app_name: str = "airflow-emr-tests", **conf: str) -> Spa
     for key, value in {**LOCAL_CONF, **conf}.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
+
+
+def stop_local_spark(session: SparkSession) -> None:
+    """Stop `session`, then its py4j gateway and JVM now, not at interpreter exit.
+
+    py4j logs "Closing down clientserver connection" (INFO) from each connection's `__del__`.
+    Left to interpreter exit, that record reaches whatever handlers exist then: under pytest,
+    a root handler that Airflow's logging config bound to pytest's capture stream, which is
+    closed by then ("--- Logging error --- ValueError: I/O operation on closed file"). Closed
+    here, the connections go while the streams are open. The next `local_spark_session()`
+    launches a fresh JVM.
+    """
+    from pyspark import SparkContext
+
+    session.stop()
+    gateway = SparkContext._gateway
+    if gateway is None:
+        return
+    SparkContext._gateway = None
+    SparkContext._jvm = None
+    proc = getattr(gateway, "proc", None)  # pyspark's launch_gateway attaches the JVM process
+    try:
+        gateway.shutdown()  # closes every pooled connection (and logs it, now)
+    finally:
+        if proc is not None:
+            if proc.stdin is not None:
+                proc.stdin.close()  # pyspark's JVM exits when its stdin reaches EOF
+            try:
+                proc.wait(timeout=JVM_EXIT_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

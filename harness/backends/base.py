@@ -16,7 +16,7 @@ import uuid
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Self
 
-__all__ = ["Backend", "BackendUnavailable", "new_run_id"]
+__all__ = ["Backend", "BackendUnavailable", "env_service", "new_run_id"]
 
 
 class BackendUnavailable(RuntimeError):
@@ -70,14 +70,19 @@ class Backend(ABC):
 
     def env(self) -> dict[str, str]:
         """Environment for child processes and plain `boto3.client(...)` calls: region, and
-        `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` for an offline backend (dummy
-        credentials are added by the offline environment, never real ones)."""
+        `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` and dummy credentials for an offline
+        backend (never real ones). Remove `harness.endpoint.ENV_UNSET` next to it."""
         env = {"AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region}
+        if self.offline:
+            from harness.guard import DUMMY_CREDENTIALS
+
+            env.update(DUMMY_CREDENTIALS)
+            env["AWS_EC2_METADATA_DISABLED"] = "true"
         default = self.default_endpoint()
         if default:
             env["AWS_ENDPOINT_URL"] = default
         for service, url in self.endpoints().items():
-            env[f"AWS_ENDPOINT_URL_{_env_service(service)}"] = url
+            env[f"AWS_ENDPOINT_URL_{env_service(service)}"] = url
         return env
 
     def connection_extra(self) -> dict[str, Any]:
@@ -112,6 +117,12 @@ class Backend(ABC):
         return f"{self.name} backend ({self.region})"
 
 
-def _env_service(service: str) -> str:
-    # botocore's rule for AWS_ENDPOINT_URL_<SERVICE>: the service id, upper-case, _ for spaces/-.
-    return service.upper().replace("-", "_").replace(" ", "_")
+def env_service(service: str) -> str:
+    """The `<SERVICE>` of botocore's `AWS_ENDPOINT_URL_<SERVICE>` for a client name ("logs" ->
+    "CLOUDWATCH_LOGS", "emr" -> "EMR"): botocore's own rule and tables (the service model's
+    serviceId, hyphenated, without loading the model), as its endpoint config provider does."""
+    from botocore import utils
+
+    name = utils.SERVICE_NAME_ALIASES.get(service, service)
+    hyphenated = utils.CLIENT_NAME_TO_HYPHENIZED_SERVICE_ID_OVERRIDES.get(name, name)
+    return hyphenated.replace("-", "_").upper()

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -31,10 +30,14 @@ from pathlib import Path
 
 from harness.emr.executors import StepExecutor, SubprocessExecutor
 from harness.emr.steps import LOCAL_DEFAULTS, LOCAL_OVERRIDES, split_spark_submit
+from harness.offline_env import OfflineFiles, offline_env, snapshot_environ
+from harness.processes import popen_reaped, stop_reaped
 from harness.spark import LOCAL_CONF, spark_home, spark_submit_env
 
 __all__ = ["ConnectExecutor", "SparkConnectError", "SparkConnectServer", "connect_plan"]
 
+#: Seconds the server's JVM gets to shut down after SIGTERM before SIGKILL.
+STOP_GRACE = 10.0
 _SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 #: spark-submit options that mean a JVM application: Spark Connect cannot run those.
 _JVM_APP_OPTIONS = {"--class", "--jars", "--packages", "--driver-class-path"}
@@ -82,6 +85,8 @@ class SparkConnectServer:
         self._ready = threading.Event()
         self._error: str | None = None
         self._log_file = None
+        self._files: OfflineFiles | None = None
+        self._env: dict[str, str] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> SparkConnectServer:
@@ -107,14 +112,19 @@ class SparkConnectServer:
         if self.log_path:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log_file = self.log_path.open("wb")
+        # Offline like every process of the harness: dummy credentials, no ~/.aws, the guard
+        # in its Python workers. The reaper ends the JVM's tree if this process dies.
+        self._files = OfflineFiles()
+        self._env = offline_env(spark_submit_env(snapshot_environ()), endpoints={},
+                                files=self._files)  # fmt: skip
         try:
-            self._proc = subprocess.Popen(
+            self._proc = popen_reaped(
                 _niced(argv, self.nice),
-                env=spark_submit_env(),
+                grace=STOP_GRACE,
+                env=self._env,
                 stdin=subprocess.DEVNULL,
                 stdout=self._log_file or subprocess.DEVNULL,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,
             )
         except OSError:
             self.stop()
@@ -142,15 +152,11 @@ class SparkConnectServer:
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        if proc is not None:
+            stop_reaped(proc, grace=STOP_GRACE)  # SIGTERM, SIGKILL after STOP_GRACE s
+        files, self._files = self._files, None
+        if files is not None:
+            files.cleanup()
         if self._log_file:
             self._log_file.close()
             self._log_file = None
@@ -207,16 +213,23 @@ class SparkConnectServer:
             "s.stop()\n"
             "shutil.rmtree(d, ignore_errors=True)\n"
         )
-        proc = subprocess.run(
+        client = popen_reaped(
             _niced([sys.executable, "-c", code, self.url], self.nice),
-            env=spark_submit_env(),
-            capture_output=True,
+            env=self._env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=self.start_timeout,
-            check=False,
         )
-        if proc.returncode != 0:
-            raise SparkConnectError(f"warm-up query failed: {proc.stderr.strip()[-800:]}")
+        try:
+            _, stderr = client.communicate(timeout=self.start_timeout)
+        except subprocess.TimeoutExpired:
+            stop_reaped(client)
+            raise SparkConnectError(
+                f"warm-up query did not finish in {self.start_timeout:.0f} s"
+            ) from None
+        if client.returncode != 0:
+            raise SparkConnectError(f"warm-up query failed: {stderr.strip()[-800:]}")
 
     def _log_tail(self, lines: int = 15) -> str:
         if not self.log_path or not self.log_path.exists():

@@ -1,20 +1,21 @@
 """How a step's local command is run. Pluggable: the runtime takes any `StepExecutor`.
 
-`SubprocessExecutor` (the default) runs the argv as a child process in its own process
-group, streams stdout/stderr to files, and kills the whole group when the step is cancelled
-or its cluster terminated. Another executor (e.g. one backed by a warm Spark Connect server)
-only has to implement `run()`; `harness.emr.steps.split_spark_submit` parses the argv of a
-spark-submit step (the step's merged Spark conf is already in that argv as `--conf` flags).
+`SubprocessExecutor` (the default) runs the argv under a reaper (`harness.processes`) in its
+own session, streams stdout/stderr to files, and ends the step's whole process tree when the
+step is cancelled, its cluster terminated, or the harness process dies. Another executor
+(e.g. one backed by a warm Spark Connect server) only has to implement `run()`;
+`harness.emr.steps.split_spark_submit` parses the argv of a spark-submit step (the step's
+merged Spark conf is already in that argv as `--conf` flags).
 """
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import threading
 from pathlib import Path
 from typing import Protocol, runtime_checkable
+
+from harness.processes import popen_reaped, stop_reaped
 
 __all__ = ["StepExecutor", "SubprocessExecutor"]
 
@@ -42,9 +43,13 @@ class StepExecutor(Protocol):
 class SubprocessExecutor:
     """Run the step as a local process (spark-submit, bash, aws, python ...).
 
-    On cancel the process group gets SIGTERM, then, after at most `kill_grace` seconds (less
-    if the direct child exits earlier), SIGKILL: nothing the step started (a JVM, a
-    daemonised helper) outlives it."""
+    On cancel the step's process tree gets SIGTERM, then, after at most `kill_grace` seconds
+    (less if it exits earlier), SIGKILL: nothing the step started (a JVM, a daemonised helper)
+    outlives it. The same happens when the harness process dies (even by SIGKILL), and to
+    whatever a step leaves behind when it ends by itself.
+
+    `run()` must be called from a thread that lives until it returns (the kernel's
+    parent-death signal is tied to the thread that started the process)."""
 
     def __init__(self, *, kill_grace: float = 1.0) -> None:
         self.kill_grace = kill_grace
@@ -60,14 +65,14 @@ class SubprocessExecutor:
     ) -> int:
         with stdout_path.open("ab") as out, stderr_path.open("ab") as err:
             try:
-                proc = subprocess.Popen(
+                proc = popen_reaped(
                     argv,
+                    grace=self.kill_grace,
                     env=env,
                     cwd=cwd,
                     stdin=subprocess.DEVNULL,
                     stdout=out,
                     stderr=err,
-                    start_new_session=True,  # own process group: cancel kills the JVM too
                 )
             except OSError as exc:
                 err.write(f"failed to start {argv[0]!r}: {exc}\n".encode())
@@ -84,16 +89,4 @@ class SubprocessExecutor:
             return proc.returncode
 
     def _kill(self, proc: subprocess.Popen) -> None:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return  # the whole group is gone already
-        try:
-            proc.wait(timeout=self.kill_grace)
-        except subprocess.TimeoutExpired:
-            pass
-        try:  # the direct child may be gone while the rest of its group lives on
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait()
+        stop_reaped(proc, grace=self.kill_grace)

@@ -176,23 +176,29 @@ def operation_of(environ: dict[str, Any]) -> str | None:
 
 
 def throttling_response(environ: dict[str, Any]) -> tuple[bytes, list[tuple[str, str]]]:
-    """Body and headers of a ThrottlingException in the request's protocol: JSON for
-    `X-Amz-Target` requests, the query protocols' XML (ErrorResponse/Error) otherwise."""
-    message = "Rate exceeded"
+    """Body and headers of a ThrottlingException in the request's protocol."""
+    return error_response(environ, "ThrottlingException", "Rate exceeded")
+
+
+def error_response(
+    environ: dict[str, Any], code: str, message: str
+) -> tuple[bytes, list[tuple[str, str]]]:
+    """Body and headers of an AWS error in the request's protocol: JSON for `X-Amz-Target`
+    requests, the query protocols' XML (ErrorResponse/Error) otherwise."""
     if environ.get("HTTP_X_AMZ_TARGET"):
-        body = json.dumps({"__type": "ThrottlingException", "message": message}).encode()
+        body = json.dumps({"__type": code, "message": message}).encode()
         content_type = "application/x-amz-json-1.1"
     else:
         body = (
-            "<ErrorResponse><Error><Type>Sender</Type><Code>ThrottlingException</Code>"
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{escape(code)}</Code>"
             f"<Message>{escape(message)}</Message></Error>"
-            "<RequestId>emulated-throttle</RequestId></ErrorResponse>"
+            "<RequestId>emulated-error</RequestId></ErrorResponse>"
         ).encode()
         content_type = "text/xml"
     headers = [
         ("Content-Type", content_type),
         ("Content-Length", str(len(body))),
-        ("x-amzn-ErrorType", "ThrottlingException"),
+        ("x-amzn-ErrorType", code),
     ]
     return body, headers
 

@@ -20,10 +20,10 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import os
+import re
 import sys
 import threading
 import traceback
-import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +32,7 @@ from typing import Any
 from harness.emr.executors import StepExecutor, SubprocessExecutor
 from harness.emr.faults import Faults
 from harness.emr.logs import error_line, tail, upload_step_logs
-from harness.emr.staging import Stager
+from harness.emr.staging import SharedMirror, Stager
 from harness.emr.states import (
     ActionOnFailure,
     ClusterReason,
@@ -41,20 +41,16 @@ from harness.emr.states import (
     advance,
 )
 from harness.emr.steps import plan_step
+from harness.offline_env import snapshot_environ
 
 __all__ = [
     "ClusterRun",
     "EmrRuntime",
     "LifecycleDelays",
-    "SparkVersionMismatchWarning",
     "StepRun",
 ]
 
 log = logging.getLogger("harness.emr")
-
-
-class SparkVersionMismatchWarning(UserWarning):
-    """The cluster's EMR release runs another Spark minor than the local pyspark."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +100,9 @@ class ClusterRun:
     history: list[tuple[ClusterState, str | None, _dt.datetime]] = field(default_factory=list)
     thread: threading.Thread | None = None
     any_step_failed: bool = False
+    #: the `app/<id>` of the RunJobFlow request's User-Agent (botocore's `user_agent_appid`,
+    #: `AWS_SDK_UA_APP_ID`): who created the cluster, e.g. one `run_dag` call
+    app_id: str | None = None
 
     @property
     def id(self) -> str:
@@ -131,22 +130,29 @@ class EmrRuntime:
         strict_versions: bool = False,
         delays: LifecycleDelays = LifecycleDelays(),
         env: dict[str, str] | None = None,
+        base_env: dict[str, str] | None = None,
+        s3_endpoint_url: str | None = None,
     ) -> None:
         self.endpoint_url = endpoint_url
+        # Where step inputs, outputs and logs live: another S3 (LocalStack's) when given.
+        self.s3_endpoint_url = s3_endpoint_url or endpoint_url
         self.region = region
         self.workdir = Path(workdir)
         self.mirror_root = self.workdir / "s3"
         self.logs_root = self.workdir / "logs"
+        self._mirror = SharedMirror(self.mirror_root)  # one lock and claim table for all steps
         self.faults = faults or Faults()
         self.executor: StepExecutor = executor or SubprocessExecutor()
         self.strict_versions = strict_versions
         self.delays = delays
         self.step_env = dict(env or {})  # AWS_* for the steps (endpoint, dummy creds)
+        # What steps start from: a snapshot taken now, never os.environ read from a cluster
+        # thread (Airflow's in-process supervisor adds and deletes variables meanwhile).
+        self.base_env = dict(base_env) if base_env is not None else snapshot_environ()
         self._version_warnings: list[str] = []
         self._cond = threading.Condition(threading.RLock())
         self._clusters: dict[str, ClusterRun] = {}
-        self._s3: Any = None
-        self._s3_lock = threading.Lock()  # cluster threads create the client lazily
+        self._s3: Any = None  # made in install(): building a client reads os.environ
         self._stopping = False
         self._unpatch: list[Callable[[], None]] = []
         self._held: set[ClusterState] = set()
@@ -164,6 +170,7 @@ class EmrRuntime:
                 "process-global): stop the other EmulatedAWS first"
             )
         _ACTIVE = self
+        self._s3client()  # now, in the installing thread (see _s3client)
         backend_cls = models.ElasticMapReduceBackend
         response_cls = responses.ElasticMapReduceResponse
         runtime = self
@@ -174,7 +181,7 @@ class EmrRuntime:
         def run_job_flow(resp: Any) -> Any:
             result = orig_run(resp)
             cluster = resp.backend.clusters[result.result["JobFlowId"]]
-            runtime.on_cluster_created(cluster)
+            runtime.on_cluster_created(cluster, user_agent=resp.headers.get("User-Agent", ""))
             return result
 
         def add_job_flow_steps(backend: Any, job_flow_id: str, steps: list) -> list:
@@ -229,6 +236,14 @@ class EmrRuntime:
         with self._cond:
             self._stopping = False
 
+    def use_workdir(self, workdir: Path) -> None:
+        """Later steps stage and log under ``workdir``; running steps keep their folders."""
+        with self._cond:
+            self.workdir = Path(workdir)
+            self.mirror_root = self.workdir / "s3"
+            self.logs_root = self.workdir / "logs"
+            self._mirror = SharedMirror(self.mirror_root)
+
     def forget(self) -> None:
         """Shut down and drop all cluster records (after a moto reset)."""
         self.shutdown()
@@ -245,10 +260,10 @@ class EmrRuntime:
     # ------------------------------------------------------------------------------------------
     # events from the API (HTTP threads)
     # ------------------------------------------------------------------------------------------
-    def on_cluster_created(self, cluster: Any) -> None:
+    def on_cluster_created(self, cluster: Any, *, user_agent: str = "") -> None:
         _enrich(cluster)
         with self._cond:
-            run = ClusterRun(moto=cluster)
+            run = ClusterRun(moto=cluster, app_id=app_id_of(user_agent))
             self._clusters[cluster.id] = run
             # Undo moto's instant lifecycle: a new cluster is STARTING with nothing run yet.
             cluster.ready_datetime = None
@@ -342,9 +357,12 @@ class EmrRuntime:
             except KeyError:
                 raise KeyError(f"unknown cluster {cluster_id!r}") from None
 
-    def clusters(self) -> list[ClusterRun]:
+    def clusters(self, *, app_id: str | None = None) -> list[ClusterRun]:
+        """All cluster records, in creation order; with `app_id`, only those whose RunJobFlow
+        request carried that User-Agent app id."""
         with self._cond:
-            return list(self._clusters.values())
+            runs = list(self._clusters.values())
+        return runs if app_id is None else [r for r in runs if r.app_id == app_id]
 
     def step(self, cluster_id: str, step_id: str) -> StepRun:
         run = self.cluster(cluster_id)
@@ -635,6 +653,7 @@ class EmrRuntime:
             except OSError:  # the step folder itself is unusable: FailureDetails still tell
                 log.warning("cannot write the logs of step %s", step.id, exc_info=True)
         finally:
+            self._mirror.release(step.id)  # a step that never staged out holds no claim
             if ctl is not None:
                 ctl.close()
         log_file = str(stderr)
@@ -697,11 +716,11 @@ class EmrRuntime:
         note(f"Command: {' '.join(args)}")
         for n in plan.notes:
             note(n)
-        stager = Stager(self._s3client(), self.mirror_root)
+        stager = Stager(self._s3client(), self.mirror_root, shared=self._mirror, owner=step.id)
         snap = stager.stage_in(plan.s3_uris)
         note(f"Staged in {len(plan.s3_uris)} S3 location(s), {snap.downloaded} object(s) copied")
 
-        env = dict(os.environ)
+        env = dict(self.base_env)
         if plan.kind == "spark-submit":
             env = local_spark.spark_submit_env(env)
         env.update(self.step_env)
@@ -715,21 +734,27 @@ class EmrRuntime:
             return rc, True
         report = stager.stage_out(snap)
         note(f"Synced out: {len(report.uploaded)} uploaded, {len(report.deleted)} deleted")
+        for uri in report.uploaded:
+            note(f"Uploaded {uri}")
+        for uri in report.deleted:
+            note(f"Deleted {uri}")
         return rc, False
 
     def _s3client(self) -> Any:
-        with self._s3_lock:
-            if self._s3 is None:
-                import boto3
+        """The runtime's S3 client. Created by `install()` in the installing thread: botocore
+        reads the process environment while building a session and a client, which is not
+        safe from a cluster thread while another thread changes the environment."""
+        if self._s3 is None:
+            import boto3
 
-                self._s3 = boto3.session.Session().client(
-                    "s3",
-                    endpoint_url=self.endpoint_url,
-                    region_name=self.region,
-                    aws_access_key_id="testing",
-                    aws_secret_access_key="testing",
-                )
-            return self._s3
+            self._s3 = boto3.session.Session().client(
+                "s3",
+                endpoint_url=self.s3_endpoint_url,
+                region_name=self.region,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+            )
+        return self._s3
 
     # ------------------------------------------------------------------------------------------
     # version guard
@@ -765,10 +790,11 @@ class EmrRuntime:
             return
         with self._cond:
             self._version_warnings.append(problem)
-        # One channel only (a warning), or the CLI prints it twice.
-        log.debug("%s", problem)
+        # A log record, not a Python warning: this runs inside the RunJobFlow request, where
+        # `-W error` would turn a warning into a 500 that botocore retries (a cluster per try).
+        # Strict mode reports it as the cluster's VALIDATION_ERROR instead.
         if not self.strict_versions:
-            warnings.warn(problem, SparkVersionMismatchWarning, stacklevel=2)
+            log.warning("%s", problem)
 
     def _strict_version_error(self, run: ClusterRun) -> str | None:
         if not self.strict_versions:
@@ -778,6 +804,15 @@ class EmrRuntime:
 
 
 _ACTIVE: EmrRuntime | None = None
+
+_APP_ID = re.compile(r"(?:^|\s)app/(\S+)")
+
+
+def app_id_of(user_agent: str) -> str | None:
+    """The `app/<id>` component botocore puts in its User-Agent, if any."""
+    match = _APP_ID.search(user_agent or "")
+    return match.group(1) if match else None
+
 
 _PHASE_MESSAGES = {
     ClusterState.BOOTSTRAPPING: "Running bootstrap actions",

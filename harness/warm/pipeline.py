@@ -197,6 +197,7 @@ class WarmPipeline:
                 request.dag_id, dags_folder=request.dags_folder, variables=request.variables,
                 aws=self.aws, poke_interval=request.poke_interval, deferrable=request.deferrable,
                 progress=lambda event: out(str(event)), echo_logs=request.echo_logs,
+                sensor_timeout=request.sensor_timeout, timeout=request.timeout,
                 isolation="in-process",
             )
         args = argparse.Namespace(**request.to_dict())

@@ -40,6 +40,7 @@ MAX_LINE = 64 * 1024 * 1024  # a result with captured logs can be large, not unb
 RUN_OPTIONS = frozenset({
     "dag_id", "dags_folder", "data", "script", "bucket", "workdir", "poke_interval",
     "deferrable", "var", "echo_logs", "warm_spark", "timings", "no_warm", "keep_state", "warm_dir",
+    "sensor_timeout", "timeout",
 })  # fmt: skip
 _NOT_OPTIONS = frozenset({"handler", "command"})
 
@@ -80,6 +81,8 @@ class RunRequest:
     echo_logs: bool = False
     timings: str | None = None
     keep_state: bool = False
+    sensor_timeout: float | None = None  # `run --sensor-timeout`: input sensors' wait, seconds
+    timeout: float | None = None  # `run --timeout`: the whole DAG run's budget, seconds
     started: float = 0.0  # the client's time.time() at start: "done in" covers the whole command
     client_pid: int = 0
 
@@ -133,6 +136,8 @@ class RunRequest:
             echo_logs=bool(args.echo_logs),
             timings=absolute(args.timings),
             keep_state=bool(getattr(args, "keep_state", False)),
+            sensor_timeout=getattr(args, "sensor_timeout", None),
+            timeout=getattr(args, "timeout", None),
             started=time.time(),
             client_pid=os.getpid(),
         )

@@ -61,18 +61,3 @@ def emr(emulated_aws):
 @pytest.fixture
 def s3(emulated_aws):
     return emulated_aws.client("s3")
-
-
-@pytest.fixture(autouse=True)
-def _quiet_version_warning(request):
-    """emr-6.15.0 vs local pyspark 4.3 warns on every cluster; tests of the guard opt back in."""
-    if "version_guard" in request.node.name:
-        yield
-        return
-    import warnings
-
-    from harness.emr.runtime import SparkVersionMismatchWarning
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SparkVersionMismatchWarning)
-        yield

@@ -104,10 +104,14 @@ def _readline(stream, timeout: float) -> str:
 
 
 def test_serve_prints_ready_line_and_stops_on_sigterm(tmp_path):
+    """Also under `-W error`: the version mismatch of an emr-6.15.0 cluster is one plain line
+    on stderr, and one RunJobFlow makes one cluster (a warning raised in the handler was a 500
+    that botocore retried)."""
     err_path = tmp_path / "serve.stderr"
     with err_path.open("w") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "harness", "serve", "--workdir", str(tmp_path / "w")],
+            [sys.executable, "-W", "error", "-m", "harness", "serve",
+             "--workdir", str(tmp_path / "w")],
             stdout=subprocess.PIPE, stderr=err, text=True,
         )  # fmt: skip
     try:
@@ -122,9 +126,21 @@ def test_serve_prints_ready_line_and_stops_on_sigterm(tmp_path):
         )  # fmt: skip
         s3.create_bucket(Bucket="from-outside")
         assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["from-outside"]
+        emr = boto3.session.Session().client(
+            "emr", endpoint_url=url, region_name="us-east-1",
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        )  # fmt: skip
+        cid = run_cluster(emr)
+        assert [c["Id"] for c in emr.list_clusters()["Clusters"]] == [cid]
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0, err_path.read_text()
         assert "stopped" in proc.stdout.read()
+        err_lines = err_path.read_text().splitlines()
+        assert [ln for ln in err_lines if "emr-6.15.0" in ln] == [
+            ln for ln in err_lines if ln.startswith(f"WARNING: cluster {cid} uses emr-6.15.0")
+        ]
+        assert len([ln for ln in err_lines if "emr-6.15.0" in ln]) == 1, err_lines
+        assert not [ln for ln in err_lines if "Warning" in ln or "warnings.warn" in ln], err_lines
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -1,8 +1,9 @@
 """The production DAG end to end: `dags/pipeline_emr.py`, unmodified, under Airflow's `dag.test()`
-against the embedded EMR emulator, through the public `run_dag` API (the `dag_runner` fixture).
+through the public `run_dag` API, against every backend `--backend` names (embedded by default;
+`--backend=localstack`, `--backend=all` ...).
 
-Each test gets a fresh emulator (the plugin's `emulated_aws`), provisioned as the seed lesson does
-(bucket, input CSV, job script, EMR default roles). Airflow is configured once per session.
+Each test gets a fresh backend (the plugin's `backend` fixture), provisioned as the seed lesson
+does (bucket, input CSV, job script, EMR default roles). Airflow is configured once per session.
 """
 
 from __future__ import annotations
@@ -33,31 +34,58 @@ def dags_folder():
 
 
 @pytest.fixture
-def pipeline_aws(emulated_aws):
-    """The emulator with the seed's setup done: bucket, data, script, EMR default roles."""
-    provision(emulated_aws, LAYOUT, data=ROOT / "data" / "dados_vendas.csv",
+def pipeline_aws(backend):
+    """The backend (`--backend`) with the seed's setup done: bucket, data, script, EMR roles."""
+    provision(backend, LAYOUT, data=ROOT / "data" / "dados_vendas.csv",
               script=ROOT / "spark" / "processar_vendas.py")
-    return emulated_aws
+    return backend
 
 
 @pytest.fixture
-def run_pipeline(dag_runner, pipeline_aws):
+def run_dag_on(dags_folder):
+    """`run(backend, dag_id="pipeline_emr", **kwargs)`: `run_dag` against a backend."""
+    from harness.dag_runner import run_dag
+
+    def run(backend, dag_id: str = "pipeline_emr", **kwargs):
+        return run_dag(dag_id, backend=backend, dags_folder=dags_folder, **kwargs)
+
+    return run
+
+
+@pytest.fixture
+def run_pipeline(run_dag_on, pipeline_aws):
     """`run(**kwargs)`: one run of pipeline_emr against `pipeline_aws`, Variables = LAYOUT."""
 
     def run(variables=None, **kwargs):
-        return dag_runner("pipeline_emr", aws=pipeline_aws,
-                          variables={**LAYOUT.variables(), **(variables or {})}, **kwargs)
+        return run_dag_on(pipeline_aws, variables={**LAYOUT.variables(), **(variables or {})},
+                          **kwargs)
 
     return run
+
+
+@pytest.fixture
+def faults(backend):
+    """The backend's fault injection; skips where the backend cannot inject faults."""
+    if backend.faults is None:
+        pytest.skip(f"the {backend.name} backend cannot inject faults here ({backend.describe()})")
+    return backend.faults
 
 
 def output_rows(aws, prefix: str = LAYOUT.output_prefix):
     return read_csv_prefix(aws.client("s3"), LAYOUT.bucket, prefix)
 
 
-def assert_nothing_running(aws, result) -> None:
-    """Every cluster the run created ended terminated, per the run's view and the emulator's."""
+ACTIVE = ["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING", "TERMINATING"]
+
+
+def assert_nothing_running(backend, result) -> None:
+    """Every cluster the run created ended terminated, per the run's view and the backend's."""
     assert result.active_clusters == [], result.failure_report()
-    assert aws.active_clusters() == [], f"clusters left running: {aws.active_clusters()}"
+    emr = backend.client("emr")
     for cluster in result.clusters:
         assert cluster["state"] in ("TERMINATED", "TERMINATED_WITH_ERRORS"), cluster
+        state = emr.describe_cluster(ClusterId=cluster["id"])["Cluster"]["Status"]["State"]
+        assert state in ("TERMINATED", "TERMINATED_WITH_ERRORS"), (cluster["id"], state)
+    if backend.offline:  # an account of its own: nothing at all may be left running
+        active = [c["Id"] for c in emr.list_clusters(ClusterStates=ACTIVE)["Clusters"]]
+        assert active == [], f"clusters left running: {active}"

@@ -20,6 +20,7 @@ SETTINGS = [
     pytest.param({"emr_use_spot": "true"}, id="spot"),
     pytest.param({"emr_use_spot": "true", "emr_spot_bid_price": "0.10"}, id="spot-bid"),
     pytest.param({"emr_instance_count": "10", "emr_release_label": "emr-7.10.0"}, id="custom"),
+    pytest.param({"emr_tags": '{"airflow-emr:run-id": "ab12cd34"}'}, id="tags"),
 ]
 
 

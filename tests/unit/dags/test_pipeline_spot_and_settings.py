@@ -61,3 +61,35 @@ def test_variable_table_matches_the_settings_fields(pipeline):
     fields = {f.name for f in dataclasses.fields(pipeline.EmrSettings)}
     assert set(pipeline.EmrSettings.VARIABLES.values()) == fields
     assert all(name.startswith("emr_") for name in pipeline.EmrSettings.VARIABLES)
+
+
+def test_tags_variable_tags_the_cluster_at_creation(pipeline):
+    settings = pipeline.EmrSettings.from_variables(
+        {"emr_tags": '{"airflow-emr:run-id": "ab12cd34", "team": "data"}'}
+    )
+    body = pipeline.job_flow_overrides(settings)
+    assert body["Tags"] == [
+        {"Key": "airflow-emr:run-id", "Value": "ab12cd34"},
+        {"Key": "team", "Value": "data"},
+    ]
+    # Nothing else in the request changes.
+    untagged = pipeline.job_flow_overrides(pipeline.EmrSettings())
+    assert list(diff_paths(untagged, body)) == [".Tags"]
+    assert "Tags" not in untagged
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("not json", "not JSON"),
+        ('["a", "b"]', "expected a JSON object"),
+        ('{"team": 7}', "tag 'team'=7"),
+        ('{"": "x"}', "non-empty key"),
+        ('{"k": "' + "v" * 257 + '"}', "at most 256"),
+        ("{" + ",".join(f'"k{i}": "v"' for i in range(51)) + "}", "EMR allows 50"),
+    ],
+)
+def test_bad_tags_variable_names_the_variable(pipeline, raw, message):
+    with pytest.raises(pipeline.InvalidSettingError, match="emr_tags") as e:
+        pipeline.EmrSettings.from_variables({"emr_tags": raw})
+    assert message in str(e.value)

@@ -150,3 +150,15 @@ def test_missing_cluster_id_xcom_is_a_clear_error(dag):
 def test_missing_step_id_xcom_names_the_step_task(dag):
     with pytest.raises(MissingXComError, match="task_id='adicionar_steps_spark'"):
         render_task(dag, "aguardar_step_spark", xcoms={"criar_cluster_emr": "j-1"})
+
+
+@pytest.mark.parametrize("task_id",
+                         ["validar_entrada", "criar_cluster_emr", "adicionar_steps_spark"])
+def test_a_bad_setting_fails_without_retry(dag, task_id):
+    # Airflow 3's task runner maps AirflowFailException (raised while rendering, too) straight to
+    # FAILED: a Variable that cannot parse does not heal on a retry.
+    from airflow.sdk.exceptions import AirflowFailException
+
+    with pytest.raises(AirflowFailException, match="emr_instance_count='abc'"):
+        render_task(dag, task_id, variables={"emr_instance_count": "abc"},
+                    xcoms={"criar_cluster_emr": "j-1"})

@@ -11,6 +11,7 @@ import pytest
 from harness import airflow_home
 from harness.dag_runner import DagRunResult, Override, plan_overrides
 from harness.progress import Recorder, TaskEvent
+from harness.run_bounds import INPUT_SENSOR_TIMEOUT
 
 
 # Stand-ins with the attributes plan_overrides reads; class names matter for the step sensor.
@@ -86,14 +87,26 @@ def test_not_deferrable_turns_deferrable_tasks_off():
     assert plan[("aguardar_step_spark", "deferrable")] is False
 
 
-def test_sensor_timeout_global_or_per_task_and_retries_override():
+def test_input_sensors_get_a_local_bound_job_sensors_keep_theirs():
+    plan = changes(plan_overrides([sensor(), step_sensor()]))
+    assert plan[("validar_entrada", "timeout")] == INPUT_SENSOR_TIMEOUT == 30
+    assert ("aguardar_step_spark", "timeout") not in plan  # a real Spark step needs minutes
+    # A DAG's own shorter timeout is kept.
+    assert ("validar_entrada", "timeout") not in changes(plan_overrides([sensor(timeout=10.0)]))
+
+
+def test_sensor_timeout_one_value_for_input_sensors_or_per_task_and_retries_override():
     tasks = [sensor(), step_sensor()]
     per_task = changes(plan_overrides(tasks, sensor_timeout={"validar_entrada": 3}))
     assert per_task[("validar_entrada", "timeout")] == 3
     assert ("aguardar_step_spark", "timeout") not in per_task
-    everywhere = changes(plan_overrides(tasks, sensor_timeout=5, retries=0))
-    assert everywhere[("aguardar_step_spark", "timeout")] == 5
-    assert everywhere[("validar_entrada", "retries")] == 0
+    named = changes(plan_overrides(tasks, sensor_timeout={"aguardar_step_spark": 120}))
+    assert named[("aguardar_step_spark", "timeout")] == 120
+    assert named[("validar_entrada", "timeout")] == INPUT_SENSOR_TIMEOUT  # not named: default
+    one_value = changes(plan_overrides(tasks, sensor_timeout=300, retries=0))
+    assert one_value[("validar_entrada", "timeout")] == 300  # may also be longer than 30 s
+    assert ("aguardar_step_spark", "timeout") not in one_value
+    assert one_value[("validar_entrada", "retries")] == 0
 
 
 def test_override_reads_as_a_change():

@@ -136,8 +136,11 @@ def test_options_the_warm_loop_cannot_honour_are_named():
     args = _run_args()
     assert protocol.unsupported_options(args, defaults) == []
     args.var = ["a=b"]  # a known option: honoured
-    args.sensor_timeout = 5  # an option added to `run` later, unknown here, not default
-    assert protocol.unsupported_options(args, defaults) == ["--sensor-timeout"]
+    args.timeout = 60.0  # known: forwarded to the warm run
+    assert protocol.unsupported_options(args, defaults) == []
+    args.backend = "localstack"  # the warm services are the embedded emulator only
+    args.brand_new = 1  # an option added to `run` later, unknown here
+    assert protocol.unsupported_options(args, defaults) == ["--backend", "--brand-new"]
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("90", 90), ("90s", 90), ("30m", 1800),
@@ -187,10 +190,10 @@ def test_live_services_that_do_not_answer_mean_a_cold_run(tmp_path):
 def test_an_unsupported_option_means_a_cold_run_with_a_message(tmp_path):
     state.write_state(tmp_path, _state())
     args = _run_args(warm_dir=str(tmp_path))
-    args.sensor_timeout = 5
+    args.backend = "localstack"
     lines: list[str] = []
     assert client.delegate_run(args, lines.append) is None
-    assert "--sensor-timeout is not supported by the warm loop: running cold" in lines[-1]
+    assert "--backend is not supported by the warm loop: running cold" in lines[-1]
 
 
 def test_down_with_a_stale_state_file_cleans_up(tmp_path):

@@ -1,0 +1,109 @@
+"""Nothing the harness starts outlives it: reaped child processes and signal handling.
+
+Every long-lived process tree the harness starts (a step, the Spark Connect JVM, the DAG worker)
+runs under a small reaper (``harness/_reaper.py``) started in its own session:
+
+    proc = popen_reaped(argv, grace=1.0, env=env, stdout=out)
+    ...
+    stop_reaped(proc)         # SIGTERM to the tree, SIGKILL after `grace`, reaper exits
+
+The reaper dies with its parent (the kernel's parent-death signal) and then ends its whole tree,
+so even a SIGKILLed harness leaves no JVM or worker behind. The parent side turns SIGTERM and
+SIGHUP into ``KeyboardInterrupt`` (``interrupt_on_signals``) so that every ``with`` block and
+fixture finalizer runs: clusters end TERMINATED, throw-away folders are removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["interrupt_on_signals", "popen_reaped", "reaped_argv", "stop_reaped"]
+
+REAPER = str(Path(__file__).resolve().parent / "_reaper.py")
+
+
+def reaped_argv(
+    argv: Sequence[str], *, grace: float = 1.0, cleanup: Iterable[str | os.PathLike[str]] = ()
+) -> list[str]:
+    """``argv`` run under the reaper, which must be started by this process (it checks that
+    its parent is this pid). ``cleanup``: folders the reaper removes if it is signalled or its
+    parent dies (not when the command ends by itself)."""
+    if not argv:
+        raise ValueError("reaped_argv: empty argv")
+    extra: list[str] = []
+    for folder in cleanup:
+        extra += ["--cleanup", os.fspath(folder)]
+    return [sys.executable, "-I", REAPER, str(os.getpid()), str(grace), *extra, "--",
+            *map(str, argv)]  # fmt: skip
+
+
+def popen_reaped(
+    argv: Sequence[str],
+    *,
+    grace: float = 1.0,
+    cleanup: Iterable[str | os.PathLike[str]] = (),
+    **popen_kwargs: Any,
+) -> subprocess.Popen:
+    """``subprocess.Popen`` of ``argv`` under a reaper in a new session (a terminal's Ctrl-C
+    reaches the harness, which stops its children in order, not the children directly).
+
+    The parent-death signal is tied to the calling *thread*: call this from a thread that lives
+    as long as the process should (the main thread, or the thread that waits for it)."""
+    popen_kwargs["start_new_session"] = True
+    return subprocess.Popen(reaped_argv(argv, grace=grace, cleanup=cleanup), **popen_kwargs)
+
+
+def stop_reaped(proc: subprocess.Popen, *, grace: float = 1.0, timeout: float = 10.0) -> int:
+    """Ask the reaper to end its tree (SIGTERM, SIGKILL after its own grace) and wait for it;
+    SIGKILL the reaper's group if it does not answer within ``grace + timeout``."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace + timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+    return proc.wait()
+
+
+class _Interrupted(KeyboardInterrupt):
+    """A SIGTERM/SIGHUP turned into KeyboardInterrupt (carries the signal number)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def interrupt_on_signals(
+    signals: Iterable[signal.Signals] = (signal.SIGTERM, signal.SIGHUP),
+) -> Iterator[None]:
+    """Within the block, ``signals`` raise ``KeyboardInterrupt`` in the main thread (as Ctrl-C
+    does), so cleanup code runs. A no-op outside the main thread. Handlers are restored after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    fired: list[int] = []
+
+    def handler(signum: int, frame: Any) -> None:
+        if fired:  # already stopping: a second signal must not cut the cleanup short
+            return
+        fired.append(signum)
+        raise _Interrupted(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

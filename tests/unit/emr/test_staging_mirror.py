@@ -1,0 +1,76 @@
+"""Staging on a mirror shared by several live steps (moto's in-process S3, no server)."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from harness.emr.staging import SharedMirror, Stager
+from harness.emr.steps import S3Uri
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                 "AWS_DEFAULT_REGION": "us-east-1"}.items():  # fmt: skip
+        monkeypatch.setenv(k, v)
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket="bkt")
+        yield client
+
+
+def keys(s3):
+    return sorted(o["Key"] for o in s3.list_objects_v2(Bucket="bkt").get("Contents", []))
+
+
+def write(path, text="x"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def test_siblings_are_names_that_extend_the_output_and_never_temporary(s3, tmp_path):
+    stager = Stager(s3, tmp_path)
+    snap = stager.stage_in([S3Uri("bkt", "res/out/")])
+    root = tmp_path / "bkt" / "res"
+    write(root / "out" / "part-0")
+    write(root / "out" / "_temporary" / "0" / "part-1")
+    write(root / "out_rejeitados" / "part-0")
+    write(root / "out_rejeitados" / "_temporary" / "0" / "part-1")
+    write(root / "unrelated" / "part-0")  # not a name extending `out`: not this step's
+    report = stager.stage_out(snap)
+    expected = ["res/out/part-0", "res/out_rejeitados/part-0"]
+    assert keys(s3) == expected
+    assert sorted(report.uploaded) == [f"s3://bkt/{k}" for k in expected]
+
+
+def test_a_broad_claim_leaves_a_more_specific_live_claim_alone(s3, tmp_path):
+    s3.put_object(Bucket="bkt", Key="res/in.csv", Body=b"in")
+    mirror = SharedMirror(tmp_path)
+    writer = Stager(s3, tmp_path, shared=mirror, owner="writer")
+    reader = Stager(s3, tmp_path, shared=mirror, owner="reader")
+    snap_w = writer.stage_in([S3Uri("bkt", "res/b/")])
+    write(tmp_path / "bkt/res/b/_temporary/0/part-0", "half")  # the writer is mid-write
+    snap_r = reader.stage_in([S3Uri("bkt", "res/")])  # must not wipe the writer's files
+    assert (tmp_path / "bkt/res/b/_temporary/0/part-0").read_text() == "half"
+    # the writer commits and stages out while the reader (claiming all of res/) is live
+    (tmp_path / "bkt/res/b/_temporary/0/part-0").rename(tmp_path / "bkt/res/b/part-0")
+    write(tmp_path / "bkt/res/b_rejeitados/part-0")
+    assert sorted(writer.stage_out(snap_w).uploaded) == [
+        "s3://bkt/res/b/part-0", "s3://bkt/res/b_rejeitados/part-0"]  # fmt: skip
+    write(tmp_path / "bkt/res/summary.txt")
+    # the reader uploads its own file only: the writer's are in S3 already
+    assert reader.stage_out(snap_r).uploaded == ["s3://bkt/res/summary.txt"]
+    assert keys(s3) == ["res/b/part-0", "res/b_rejeitados/part-0", "res/in.csv",
+                        "res/summary.txt"]  # fmt: skip
+    assert mirror.others("nobody") == []  # both claims released
+
+
+def test_release_without_stage_out_frees_the_claim(tmp_path):
+    mirror = SharedMirror(tmp_path)
+    mirror.claim("a", [tmp_path / "x"])
+    assert mirror.others("b") == [tmp_path / "x"]
+    mirror.release("a")
+    mirror.release("a")  # idempotent
+    assert mirror.others("b") == []
