@@ -6,10 +6,10 @@ import argparse
 from collections.abc import Sequence
 from importlib import import_module
 
-# name -> (help, module, handler). A command's module provides `add_arguments(parser)` and
-# the handler `(args) -> exit code`. Modules are imported only when the command is built or
-# run, and keep their heavy imports (Airflow, pyspark) inside functions, so
-# `python -m harness serve` never pays for them.
+# name -> (help, module, handler). A command's module provides `add_<name>_arguments(parser)`
+# (or `add_arguments(parser)`) and the handler `(args) -> exit code`. Modules are imported
+# only when the command is built or run, and keep their heavy imports (Airflow, pyspark)
+# inside functions, so `python -m harness serve` never pays for them.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "serve": (
         "run the offline AWS endpoint (S3, IAM, EMR that runs steps) on 127.0.0.1",
@@ -37,6 +37,16 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "harness.stack.cli",
         "main",
     ),
+    "up": (
+        "start warm services (Airflow, the emulated AWS, Spark Connect) that `run` then uses",
+        "harness.warm.cli",
+        "up",
+    ),
+    "down": (
+        "stop the warm services started by `up` (no process of theirs is left)",
+        "harness.warm.cli",
+        "down",
+    ),
 }
 
 
@@ -49,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (help_, module_name, handler) in COMMANDS.items():
         module = import_module(module_name)
         p = sub.add_parser(name, help=help_, description=help_)
-        module.add_arguments(p)
+        getattr(module, f"add_{name}_arguments", getattr(module, "add_arguments", None))(p)
         p.set_defaults(handler=getattr(module, handler))
     return parser
 

@@ -245,6 +245,18 @@ class EmulatedAWS:
         for sub in ("s3", "logs"):
             shutil.rmtree(self.workdir / sub, ignore_errors=True)
 
+    def use_workdir(self, workdir: str | Path) -> None:
+        """Put later steps' staging mirror and logs under ``workdir`` (one folder per run on a
+        long-lived endpoint, as the warm loop does). Steps already running keep their folders."""
+        rt = self._require()
+        path = Path(workdir).resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        if self._own_workdir and self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._own_workdir = False
+        self._workdir = path
+        rt.use_workdir(path)
+
     @staticmethod
     def _reset_moto() -> None:
         """moto's full reset, except that EC2 (whose init costs about a second: default VPCs,

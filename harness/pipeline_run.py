@@ -154,6 +154,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(checked through /_localstack/health) instead of starting one")
     p.add_argument("--install-localstack", action="store_true",
                    help="create LocalStack's pinned virtual environment if it is missing")
+    from harness.warm.cli import add_run_arguments
+
+    add_run_arguments(p)  # --no-warm, --keep-state, --warm-dir (docs/warm-loop.md)
 
 
 def _seconds(text: str) -> float:
@@ -177,6 +180,12 @@ def _parse_vars(pairs: list[str]) -> dict[str, str]:
 
 
 def main(args: argparse.Namespace, out: Callable[[str], Any] = print) -> int:
+    # Warm services started by `python -m harness up` run it, if they are up (docs/warm-loop.md).
+    from harness.warm.client import delegate_run
+
+    code = delegate_run(args, out)
+    if code is not None:
+        return code
     # SIGTERM/SIGHUP behave like Ctrl-C: every `with` below unwinds (the DAG worker and the
     # Spark Connect server are stopped, clusters terminated, throw-away folders removed).
     from harness.processes import interrupt_on_signals

@@ -262,3 +262,20 @@ def dag_runner(emulated_aws, dags_folder):
         return run_dag(dag_id, **kwargs)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def warm_services(tmp_path_factory):
+    """Warm services (`python -m harness up`: Airflow, the emulated AWS, Spark Connect) for the
+    whole session, stopped at its end; a `harness.warm.session.WarmSession`::
+
+        def test_three_workers(warm_services):
+            run = warm_services.run(variables={"emr_instance_count": "3"})
+            assert run.result.ok, run.result.failure_report()
+
+    Opt-in: only tests that ask for it start them (docs/warm-loop.md).
+    """
+    from harness.warm.session import WarmSession
+
+    with WarmSession.start(tmp_path_factory.mktemp("warm")) as session:
+        yield session

@@ -236,6 +236,14 @@ class EmrRuntime:
         with self._cond:
             self._stopping = False
 
+    def use_workdir(self, workdir: Path) -> None:
+        """Later steps stage and log under ``workdir``; running steps keep their folders."""
+        with self._cond:
+            self.workdir = Path(workdir)
+            self.mirror_root = self.workdir / "s3"
+            self.logs_root = self.workdir / "logs"
+            self._mirror = SharedMirror(self.mirror_root)
+
     def forget(self) -> None:
         """Shut down and drop all cluster records (after a moto reset)."""
         self.shutdown()
