@@ -56,6 +56,9 @@ MONEY = DecimalType(18, 2)
 # (so rejects come out in the order they were read).
 _CORRUPT = "_linha_malformada"
 _ORDER = "_ordem"
+# Columns of count_lines(): an input file and its non-blank lines.
+_FILE = "_arquivo"
+_LINES = "_linhas"
 
 VALID_SCHEMA = StructType(
     [
@@ -202,12 +205,17 @@ def split(checked):
         _try_cast("preco_unitario", "DECIMAL(12,2)").alias("preco_unitario"),
         F.trim(F.col("vendedor")).alias("vendedor"),
     )
-    rejects = (
-        checked.where(F.col(REJECT_REASON) != "")
-        .orderBy(_ORDER)
-        .select(*[F.col(c) for c in REQUIRED_COLUMNS], F.col(REJECT_REASON))
-    )
+    rejects = _in_one_sorted_partition(
+        checked.where(F.col(REJECT_REASON) != ""), F.col(_ORDER)
+    ).select(*[F.col(c) for c in REQUIRED_COLUMNS], F.col(REJECT_REASON))
     return valid, rejects
+
+
+def _in_one_sorted_partition(df, *order):
+    """A total order in a single partition, what write_csv writes anyway: unlike orderBy, it
+    needs no sampling job (orderBy's range partitioning samples its input first, which re-runs
+    everything before the sort)."""
+    return df.repartition(1).sortWithinPartitions(*order)
 
 
 def validate(raw):
@@ -215,17 +223,18 @@ def validate(raw):
     return split(check(raw))
 
 
-def count_records(spark, input_path):
-    """A one-row frame: the input's data lines counted from its raw text (rows_in).
+def count_lines(spark, input_path):
+    """Non-blank lines of each input file, counted from its raw text: (_arquivo, _linhas) rows.
 
     Spark's CSV reader (one record per line) skips lines that are blank after trimming and takes
-    each file's first non-blank line as its header; the same rule applied to the text, with
-    neither the CSV parser nor the validation rules, checks that no row went missing between
-    them. "[^\\x00-\\x20]" is Java's String.trim() notion of a non-blank line.
+    each file's first non-blank line as its header, so rows_in = the sum over files of
+    _linhas - 1. Neither the CSV parser nor the validation rules take part, so comparing it with
+    rows_ok + rows_rejected checks that no row went missing between them.
+    "[^\\x00-\\x20]" is Java's String.trim() notion of a non-blank line.
     """
     lines = spark.read.text(input_path).where(F.col("value").rlike(r"[^\x00-\x20]"))
-    return lines.agg(
-        (F.count(F.lit(1)) - F.countDistinct("_metadata.file_path")).alias("rows_in")
+    return lines.groupBy(F.col("_metadata.file_path").alias(_FILE)).agg(
+        F.count(F.lit(1)).alias(_LINES)
     )
 
 
@@ -241,7 +250,7 @@ def count_verdicts(checked):
 def aggregate(valid):
     """Per-seller totals, ordered by total_receita desc then vendedor asc (tie-break)."""
     receita = F.col("quantidade").cast(DecimalType(10, 0)) * F.col("preco_unitario")
-    return (
+    totals = (
         valid.groupBy("vendedor")
         .agg(
             F.sum("quantidade").cast(LongType()).alias("total_quantidade"),
@@ -250,8 +259,8 @@ def aggregate(valid):
             # round() on decimals is HALF_UP: 766.666... -> 766.67
             F.round(F.avg(receita), 2).cast(MONEY).alias("ticket_medio"),
         )
-        .orderBy(F.col("total_receita").desc(), F.col("vendedor").asc())
     )
+    return _in_one_sorted_partition(totals, F.col("total_receita").desc(), F.col("vendedor").asc())
 
 
 def write_csv(df, path):
@@ -271,8 +280,18 @@ def run(spark, input_path, output_path, rejects_path=None):
     """
     checked = check(read_sales(spark, input_path)).cache()
     try:
-        counts = count_records(spark, input_path).crossJoin(count_verdicts(checked)).first()
-        metrics = {k: int(counts[k]) for k in ("rows_in", "rows_ok", "rows_rejected")}
+        # One query: the lines of each file and the verdicts (a union, not a join: no
+        # broadcast job); this first action also fills the cache.
+        metrics = {"rows_in": 0, "rows_ok": 0, "rows_rejected": 0}
+        both = count_lines(spark, input_path).unionByName(
+            count_verdicts(checked), allowMissingColumns=True
+        )
+        for row in both.collect():
+            if row[_FILE] is not None:
+                metrics["rows_in"] += row[_LINES] - 1  # the file's header line
+            else:
+                metrics["rows_ok"] += row["rows_ok"]
+                metrics["rows_rejected"] += row["rows_rejected"]
         if metrics["rows_in"] != metrics["rows_ok"] + metrics["rows_rejected"]:
             raise RuntimeError(
                 "row accounting broken: {} (rows_in counts the input's non-blank lines after "

@@ -1,13 +1,13 @@
 """The hardened job vs the seed lesson's job: bare `spark-submit`, same data, alternating.
 
-    python tests/benchmarks/job_vs_seed.py [--repeat N] [--data CSV] [--job SCRIPT]
+    python tests/benchmarks/job_vs_seed.py [--repeat N] [--data CSV] [--job SCRIPT ...]
 
 Runs `spark-submit --master local[2]` (argv and environment from `harness.spark`) of
 `tests/benchmarks/seed_job.py` (the lesson's job, verbatim) and of `spark/processar_vendas.py`
-(or `--job`), one after the other in each round so both see the same machine load, and prints
+(or each `--job`), one after the other in each round so all see the same machine load, and prints
 per round and as medians: the wall time of the process, the Spark jobs it ran and the time spent
-inside them (from Spark's event log, written to a temporary directory), and the ratio
-hardened / seed (issue 12's target: <= 1.1x). Numbers only; nothing here asserts a timing.
+inside them (from Spark's event log, written to a temporary directory), and the ratios
+job / seed (issue 12's target: <= 1.1x). Numbers only; nothing here asserts a timing.
 """
 
 from __future__ import annotations
@@ -89,17 +89,23 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="alternating rounds (default 3)")
     parser.add_argument("--data", type=Path, default=DATA, help="input CSV (default: the seed's)")
-    parser.add_argument("--job", type=Path, default=HARDENED_JOB,
-                        help="the hardened job to compare (default spark/processar_vendas.py)")
+    parser.add_argument("--job", type=Path, action="append", default=None,
+                        help="a job to compare with the seed's (repeatable, e.g. an older copy "
+                             "of the hardened job as well; default spark/processar_vendas.py)")
     parser.add_argument("--no-event-log", action="store_true",
                         help="do not write Spark's event log (no job counts)")
     args = parser.parse_args()
-    jobs = {"seed": SEED_JOB, "hardened": args.job.resolve()}
+    others = [p.resolve() for p in (args.job or [HARDENED_JOB])]
+    jobs = {"seed": SEED_JOB}
+    for path in others:
+        jobs[path.stem if path != HARDENED_JOB else "hardened"] = path
+    if len(jobs) != len(others) + 1:
+        raise SystemExit("--job: give the jobs distinct file names (they label the columns)")
     runs: dict[str, list[Run]] = {name: [] for name in jobs}
     with tempfile.TemporaryDirectory(prefix="bench-job-vs-seed-") as tmp:
         for i in range(args.repeat):
             line = f"round {i + 1}:"
-            # Alternate who goes first, so neither always runs on a warmer page cache.
+            # Alternate the order, so no job always runs first (or on a warmer page cache).
             for name in (list(jobs) if i % 2 == 0 else list(jobs)[::-1]):
                 run = spark_submit(jobs[name], args.data.resolve(), Path(tmp),
                                    event_log=not args.no_event_log)
@@ -111,12 +117,13 @@ def main() -> int:
     med = {name: statistics.median(r.wall for r in rs) for name, rs in runs.items()}
     for name, rs in runs.items():
         jobs_ = statistics.median(r.jobs for r in rs)
-        print(f"  {name:<9} {med[name]:7.1f} s wall   jobs {jobs_:4.0f}"
+        print(f"  {name:<12} {med[name]:7.1f} s wall   jobs {jobs_:4.0f}"
               f"   in jobs {statistics.median(r.in_jobs for r in rs):6.1f} s"
               f"   first job at {statistics.median(r.first_job for r in rs):5.1f} s")
-    ratios = [h.wall / s.wall for h, s in zip(runs["hardened"], runs["seed"], strict=True)]
-    print(f"  ratio hardened / seed: {med['hardened'] / med['seed']:.2f}x of the medians "
-          f"(per round: {', '.join(f'{r:.2f}' for r in ratios)}; target <= {TARGET}x)")
+    for name in list(jobs)[1:]:
+        ratios = [h.wall / s.wall for h, s in zip(runs[name], runs["seed"], strict=True)]
+        print(f"  ratio {name} / seed: {med[name] / med['seed']:.2f}x of the medians "
+              f"(per round: {', '.join(f'{r:.2f}' for r in ratios)}; target <= {TARGET}x)")
     return 0
 
 
