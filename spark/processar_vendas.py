@@ -17,7 +17,11 @@ Decisions, tested in tests/unit/spark/:
 - A missing required column, a file that is not CSV text, or an empty file (zero bytes)
   fails the job (exit 1) before anything is written. A header-only file is a valid day with
   no sales: empty result and empty rejects (header lines only), rows_in=0.
-- rows_in == rows_ok + rows_rejected always holds; the job prints the three counts.
+- rows_in == rows_ok + rows_rejected always holds, or the job fails before writing: rows_in is
+  counted from the raw text (non-blank lines after each file's header), independently of the
+  CSV parser and the validation rules; the job prints the three counts.
+- One pass: the input is parsed and validated once (cached), and the counts and both outputs
+  are computed from that cache (see run()).
 
 Runs on the cluster's Python and Spark: emr-6.15.0 is Python 3.7 and Spark 3.4, so this file
 keeps 3.7 syntax (nox -s lint) and Spark 3.4 APIs (nox -s spark_compat). It uses no
@@ -52,6 +56,9 @@ MONEY = DecimalType(18, 2)
 # (so rejects come out in the order they were read).
 _CORRUPT = "_linha_malformada"
 _ORDER = "_ordem"
+# Columns of count_lines(): an input file and its non-blank lines.
+_FILE = "_arquivo"
+_LINES = "_linhas"
 
 VALID_SCHEMA = StructType(
     [
@@ -177,13 +184,20 @@ def _reasons(df):
     return F.concat_ws("; ", *checks)
 
 
-def validate(raw):
-    """Split raw text rows into (valid typed rows, rejected rows with their reasons)."""
+def check(raw):
+    """The rows to keep (the required columns and input order) with every reason each one is
+    rejected for ('' when it is valid): the one frame both outputs and the counts come from."""
     if _CORRUPT not in raw.columns:
         raw = raw.withColumn(_CORRUPT, F.lit(None).cast(StringType()))
     if _ORDER not in raw.columns:
         raw = raw.withColumn(_ORDER, F.monotonically_increasing_id())
-    checked = raw.withColumn(REJECT_REASON, _reasons(raw))
+    return raw.select(
+        *[F.col(c) for c in REQUIRED_COLUMNS], F.col(_ORDER), _reasons(raw).alias(REJECT_REASON)
+    )
+
+
+def split(checked):
+    """(valid typed rows, rejected rows with their reasons in input order) of a checked frame."""
     valid = checked.where(F.col(REJECT_REASON) == "").select(
         _try_cast("data", "DATE").alias("data"),
         F.trim(F.col("produto")).alias("produto"),
@@ -191,18 +205,52 @@ def validate(raw):
         _try_cast("preco_unitario", "DECIMAL(12,2)").alias("preco_unitario"),
         F.trim(F.col("vendedor")).alias("vendedor"),
     )
-    rejects = (
-        checked.where(F.col(REJECT_REASON) != "")
-        .orderBy(_ORDER)
-        .select(*[F.col(c) for c in REQUIRED_COLUMNS], F.col(REJECT_REASON))
-    )
+    rejects = _in_one_sorted_partition(
+        checked.where(F.col(REJECT_REASON) != ""), F.col(_ORDER)
+    ).select(*[F.col(c) for c in REQUIRED_COLUMNS], F.col(REJECT_REASON))
     return valid, rejects
+
+
+def _in_one_sorted_partition(df, *order):
+    """A total order in a single partition, what write_csv writes anyway: unlike orderBy, it
+    needs no sampling job (orderBy's range partitioning samples its input first, which re-runs
+    everything before the sort)."""
+    return df.repartition(1).sortWithinPartitions(*order)
+
+
+def validate(raw):
+    """Split raw text rows into (valid typed rows, rejected rows with their reasons)."""
+    return split(check(raw))
+
+
+def count_lines(spark, input_path):
+    """Non-blank lines of each input file, counted from its raw text: (_arquivo, _linhas) rows.
+
+    Spark's CSV reader (one record per line) skips lines that are blank after trimming and takes
+    each file's first non-blank line as its header, so rows_in = the sum over files of
+    _linhas - 1. Neither the CSV parser nor the validation rules take part, so comparing it with
+    rows_ok + rows_rejected checks that no row went missing between them.
+    "[^\\x00-\\x20]" is Java's String.trim() notion of a non-blank line.
+    """
+    lines = spark.read.text(input_path).where(F.col("value").rlike(r"[^\x00-\x20]"))
+    return lines.groupBy(F.col("_metadata.file_path").alias(_FILE)).agg(
+        F.count(F.lit(1)).alias(_LINES)
+    )
+
+
+def count_verdicts(checked):
+    """A one-row frame: rows_ok and rows_rejected of a checked frame."""
+    ok = F.col(REJECT_REASON) == ""
+    return checked.agg(
+        F.count(F.when(ok, True)).alias("rows_ok"),
+        F.count(F.when(~ok, True)).alias("rows_rejected"),
+    )
 
 
 def aggregate(valid):
     """Per-seller totals, ordered by total_receita desc then vendedor asc (tie-break)."""
     receita = F.col("quantidade").cast(DecimalType(10, 0)) * F.col("preco_unitario")
-    return (
+    totals = (
         valid.groupBy("vendedor")
         .agg(
             F.sum("quantidade").cast(LongType()).alias("total_quantidade"),
@@ -211,8 +259,8 @@ def aggregate(valid):
             # round() on decimals is HALF_UP: 766.666... -> 766.67
             F.round(F.avg(receita), 2).cast(MONEY).alias("ticket_medio"),
         )
-        .orderBy(F.col("total_receita").desc(), F.col("vendedor").asc())
     )
+    return _in_one_sorted_partition(totals, F.col("total_receita").desc(), F.col("vendedor").asc())
 
 
 def write_csv(df, path):
@@ -223,16 +271,37 @@ def write_csv(df, path):
 
 
 def run(spark, input_path, output_path, rejects_path=None):
-    """The whole job; returns the row counts. Raises InputError before writing anything."""
-    raw = read_sales(spark, input_path).cache()
-    valid, rejects = validate(raw)
-    valid = valid.cache()
-    rejects = rejects.cache()
-    metrics = {"rows_in": raw.count(), "rows_ok": valid.count(), "rows_rejected": rejects.count()}
-    if metrics["rows_in"] != metrics["rows_ok"] + metrics["rows_rejected"]:
-        raise RuntimeError("row accounting broken: {}".format(metrics))
-    write_csv(aggregate(valid), output_path)
-    write_csv(rejects, rejects_path or rejects_path_for(output_path))
+    """The whole job; returns the row counts. Raises InputError before writing anything.
+
+    The CSV is parsed and validated once: the checked frame is cached by the first action (the
+    counts) and both outputs are written from the cache. rows_in comes from a separate scan of
+    the raw text (cheap: no parsing), so the accounting check does not depend on the parser or
+    the validation predicate; a mismatch fails the job before anything is written.
+    """
+    checked = check(read_sales(spark, input_path)).cache()
+    try:
+        # One query: the lines of each file and the verdicts (a union, not a join: no
+        # broadcast job); this first action also fills the cache.
+        metrics = {"rows_in": 0, "rows_ok": 0, "rows_rejected": 0}
+        both = count_lines(spark, input_path).unionByName(
+            count_verdicts(checked), allowMissingColumns=True
+        )
+        for row in both.collect():
+            if row[_FILE] is not None:
+                metrics["rows_in"] += row[_LINES] - 1  # the file's header line
+            else:
+                metrics["rows_ok"] += row["rows_ok"]
+                metrics["rows_rejected"] += row["rows_rejected"]
+        if metrics["rows_in"] != metrics["rows_ok"] + metrics["rows_rejected"]:
+            raise RuntimeError(
+                "row accounting broken: {} (rows_in counts the input's non-blank lines after "
+                "each header)".format(metrics)
+            )
+        valid, rejects = split(checked)
+        write_csv(aggregate(valid), output_path)
+        write_csv(rejects, rejects_path or rejects_path_for(output_path))
+    finally:
+        checked.unpersist()
     return metrics
 
 

@@ -133,3 +133,35 @@ def test_spark_submit_fails_nonzero_with_message_on_bad_input(tmp_path):
 def test_wrong_argument_count_prints_usage(job, capsys):
     assert job.main(["only-one"]) == 2
     assert "Usage: processar_vendas.py" in capsys.readouterr().err
+
+
+def test_blank_lines_are_not_rows_and_rows_in_counts_every_file(spark, job, tmp_path):
+    folder = tmp_path / "entrada"
+    folder.mkdir()
+    (folder / "dia1.csv").write_text(
+        HEADER + "2025-09-01,Mouse,5,50.00,Ana\n\n   \n\t\n2025-09-01,Mouse,x,50.00,Ana\n",
+        encoding="utf-8")
+    (folder / "dia2.csv").write_text(HEADER + "\n2025-09-02,Mouse,1,50.00,Bia\n", encoding="utf-8")
+    out = str(tmp_path / "out")
+    assert job.run(spark, str(folder), out) == {"rows_in": 3, "rows_ok": 2, "rows_rejected": 1}
+    assert sorted(read_output(out)[1:]) == ["Ana,5,250.00,1,250.00", "Bia,1,50.00,1,50.00"]
+
+
+def test_a_row_lost_before_validation_fails_the_job_before_writing(
+    spark, job, write_csv, tmp_path, monkeypatch
+):
+    """rows_in is counted from the raw text, not from the parsed frame: a reader that drops a
+    row (here: a stand-in that filters one out) breaks the accounting and nothing is written."""
+    real_read_sales = job.read_sales
+
+    def lossy_read_sales(spark_, path):
+        return real_read_sales(spark_, path).where("vendedor != 'Bia'")
+
+    monkeypatch.setattr(job, "read_sales", lossy_read_sales)
+    src = write_csv(HEADER + "2025-09-01,Mouse,5,50.00,Ana\n2025-09-01,Mouse,1,50.00,Bia\n")
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError, match=r"row accounting broken: .*'rows_in': 2, "
+                                           r"'rows_ok': 1, 'rows_rejected': 0"):
+        job.run(spark, src, str(out))
+    assert not out.exists()
+    assert not Path(job.rejects_path_for(str(out))).exists()
