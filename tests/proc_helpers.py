@@ -16,6 +16,15 @@ def alive(pid: int) -> bool:
     return state not in ("Z", "X")  # a zombie waiting to be reaped is dead
 
 
+def exe_name(pid: int) -> str | None:
+    """The executable's file name, or None if the process is gone (short-lived helpers such as
+    the shell tools spark-submit runs can exit between listing /proc and reading it)."""
+    try:
+        return Path(os.readlink(f"/proc/{pid}/exe")).name
+    except OSError:
+        return None
+
+
 def _ppids() -> dict[int, int]:
     out = {}
     for entry in os.listdir("/proc"):

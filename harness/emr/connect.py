@@ -26,6 +26,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from harness.emr.executors import StepExecutor, SubprocessExecutor
@@ -261,7 +262,8 @@ class ConnectExecutor:
     def run(self, argv, env, cwd, stdout_path, stderr_path, cancel_event) -> int:
         plan = connect_plan(argv, env, server_conf=self.server.conf)
         if isinstance(plan, str):
-            _note(stdout_path, f"[harness] spark-submit (not Spark Connect): {plan}")
+            if argv and argv[0].endswith("spark-submit"):  # other commands never use Connect
+                _note(stdout_path, f"spark-submit (not Spark Connect): {plan}")
             if self.on_fallback:
                 self.on_fallback(plan)
             return self.fallback.run(argv, env, cwd, stdout_path, stderr_path, cancel_event)
@@ -269,13 +271,14 @@ class ConnectExecutor:
         try:
             url = self.server.wait_ready()
         except SparkConnectError as exc:
-            _note(stderr_path, f"[harness] {exc}")
+            with Path(stderr_path).open("a", encoding="utf-8") as err:  # the step's failure
+                err.write(f"{exc}\n")
             return 1
-        _note(stdout_path, f"[harness] running on the warm Spark Connect server {url}")
+        _note(stdout_path, f"running on the warm Spark Connect server {url}")
         if ignored:
             _note(
                 stdout_path,
-                "[harness] static settings not applied to the shared server: "
+                "static settings not applied to the shared server: "
                 + ", ".join(sorted(ignored)),
             )
         local_env["SPARK_REMOTE"] = url
@@ -329,6 +332,9 @@ def _niced(argv: list[str], nice: int) -> list[str]:
     return [nice_bin, "-n", str(nice), *argv] if nice_bin else argv
 
 
-def _note(path: Path, line: str) -> None:
-    with Path(path).open("a", encoding="utf-8") as fh:
-        fh.write(line + "\n")
+def _note(step_file: Path, line: str) -> None:
+    """A line for the step's `controller` log (next to its stdout/stderr), as EMR's controller
+    log holds what ran the step: the step's own output stays exactly the program's."""
+    controller = Path(step_file).with_name("controller")
+    with controller.open("a", encoding="utf-8") as fh:
+        fh.write(f"{datetime.now(UTC).isoformat(timespec='milliseconds')} INFO {line}\n")

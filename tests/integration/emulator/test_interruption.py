@@ -25,6 +25,7 @@ import pytest
 from tests.proc_helpers import (
     blocking_step_args,
     descendants,
+    exe_name,
     poll,
     read_line,
     survivors,
@@ -138,7 +139,7 @@ def test_serve_sigkill_ends_a_running_spark_submit_jvm_and_its_driver_is_guarded
         assert poll(ready.exists, 300, step=0.1), "the Spark step never got running"
         assert ready.read_text() == "OffLoopbackCallError"
         tree = descendants(proc.pid) | with_marker(marker)
-        jvms = {p for p in tree if Path(f"/proc/{p}/exe").resolve().name == "java"}
+        jvms = {p for p in tree if exe_name(p) == "java"}
         assert jvms, f"no JVM among {tree}"
     except BaseException:
         proc.kill()
