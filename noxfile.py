@@ -12,7 +12,10 @@ from pathlib import Path
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "unit", "integration"]
+# README command 2 (what CI runs): every test session these machines can run. Not here:
+# pipeline / airflow_ui (commands 1 and 3), smoke_aws (real AWS, costs money), bench.
+nox.options.sessions = ["lint", "unit", "integration", "stack", "localstack", "spark_compat",
+                        "moto_emr"]
 nox.options.error_on_missing_interpreters = True
 
 PYTHON = "3.11"
@@ -144,5 +147,6 @@ def localstack(session: nox.Session) -> None:
     every test skipped (a LocalStack that could not start must not pass as green)."""
     _sync(session, "airflow", "spark")
     session.run("python", "-m", "harness.backends.localstack_env")
-    _pytest(session, "tests/integration/pipeline", "tests/integration/backends",
-            "--backend=localstack", "--fail-if-all-skipped", "-rs")
+    # The scenario suite (the embedded-only tests beside it already ran in `integration`).
+    _pytest(session, "tests/integration/pipeline/test_pipeline_emr.py",
+            "tests/integration/backends", "--backend=localstack", "--fail-if-all-skipped", "-rs")

@@ -870,9 +870,12 @@ def _enrich(obj: Any) -> None:
         from moto.emr.models import Cluster, Step
 
         if issubclass(base, Cluster):
-            sub = type("EmulatedCluster", (base,), {"status": _cluster_status})
+            # Same class names as moto's: its serializer finds `StepConfig` on a `Step` as
+            # `config` (the class name is stripped from the key), so a renamed subclass would
+            # silently drop such fields from responses.
+            sub = type(base.__name__, (base,), {"status": _cluster_status})
         elif issubclass(base, Step):
-            sub = type("EmulatedStep", (base,), {"status": _step_status})
+            sub = type(base.__name__, (base,), {"status": _step_status})
         else:
             raise TypeError(f"cannot enrich {base!r}")
         sub._emu_enriched = True
