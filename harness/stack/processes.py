@@ -228,14 +228,24 @@ def marked_processes(stack_id: str, roots: Iterable[int] = ()) -> list[int]:
 
 
 def kill_marked(stack_id: str, roots: Iterable[int] = (), *, timeout: float = 10.0) -> list[int]:
-    """SIGTERM, then SIGKILL, every process of the stack; returns those still alive after."""
+    """SIGTERM, then SIGKILL, every process of the stack; returns those still alive after.
+
+    Every pid seen is tracked until it is dead: once a parent dies, its children are re-parented
+    and (with no marker in their environment) no longer found as descendants of `roots`, so
+    "nothing marked is left" alone would let a child that has not died yet escape."""
     roots = list(roots)
+    seen: set[int] = set()
+
+    def left() -> list[int]:
+        seen.update(marked_processes(stack_id, roots))
+        return sorted(pid for pid in seen if alive(pid))
+
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in marked_processes(stack_id, roots):
+        for pid in left():
             try:
                 os.kill(pid, sig)
             except ProcessLookupError:
                 pass
-        if wait_until(lambda: not marked_processes(stack_id, roots), timeout=timeout):
+        if wait_until(lambda: not left(), timeout=timeout):
             return []
-    return marked_processes(stack_id, roots)
+    return left()
