@@ -36,6 +36,9 @@ DIVERGENCES: dict[str, str] = {
         "ReadyDateTime (as on EMR); moto marks every cluster ready at creation"
     ),
 }
+#: Divergences that depend on timing (here: whether a cluster reached WAITING before the test
+#: terminated it): passing is not a stale entry.
+TIMING_DEPENDENT = {"test_list_clusters"}
 
 
 def moto_sdist() -> tuple[str, str, str]:
@@ -132,7 +135,8 @@ def main() -> int:
         proc.wait(timeout=30)
     seen = results(junit)
     unexpected = {n: d for n, (o, d) in seen.items() if o == "failed" and n not in DIVERGENCES}
-    stale = [n for n in DIVERGENCES if seen.get(n, ("",))[0] == "passed"]
+    stale = [n for n in DIVERGENCES
+             if seen.get(n, ("",))[0] == "passed" and n not in TIMING_DEPENDENT]
     counts = {o: sum(1 for v in seen.values() if v[0] == o) for o in ("passed", "failed",
                                                                        "skipped")}
     print(f"\nmoto {moto_sdist()[0]} {MODULE} against the emulator: {counts}")
