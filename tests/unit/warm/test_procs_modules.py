@@ -15,11 +15,15 @@ def test_marked_processes_are_found_and_ended():
     marker = uuid.uuid4().hex
     # A process in a session of its own (as a step or the Spark Connect JVM): found by marker.
     proc = subprocess.Popen(
-        [sys.executable, "-c", "import sys; sys.stdin.read()"],
+        [sys.executable, "-c", "import sys; print('up', flush=True); sys.stdin.read()"],
         env={**os.environ, procs.MARKER_ENV: marker}, stdin=subprocess.PIPE,
-        start_new_session=True,
+        stdout=subprocess.PIPE, start_new_session=True,
     )
     try:
+        # Popen returns once exec has begun, but the kernel sets up the new program's
+        # environment block a moment later: until then /proc/PID/environ reads empty (seen
+        # under load). Wait for the child to say it runs.
+        assert proc.stdout.readline() == b"up\n"
         assert procs.marked_processes(marker) == [proc.pid]
         assert procs.marked_processes(uuid.uuid4().hex) == []
         assert procs.alive(proc.pid, procs.start_ticks(proc.pid))
