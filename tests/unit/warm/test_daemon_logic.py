@@ -97,6 +97,15 @@ def _run_in_thread(st, req, wait=True):
     return t, box
 
 
+def _wait_idle(st, bound: float = 10.0) -> None:
+    """"done" is sent before the daemon leaves the run's reset phase (busy until then, by
+    design): poll, bounded, until it is idle."""
+    deadline = time.monotonic() + bound
+    while client.ping(st)["busy"]:
+        assert time.monotonic() < deadline, f"still busy {bound} s after the run was done"
+        time.sleep(0.01)
+
+
 def test_one_run_at_a_time_busy_queued_then_done(daemon, tmp_path):
     d, st, pipe, _ = daemon
     assert client.ping(st)["status"] == "ready"
@@ -118,6 +127,7 @@ def test_one_run_at_a_time_busy_queued_then_done(daemon, tmp_path):
     assert box1["answers"] == [{"type": "out", "line": "running first"},
                                {"type": "done", "code": 0, "result": {"dag_id": "first"}}]
     assert [a["type"] for a in box2["answers"]] == ["queued", "out", "done"]
+    _wait_idle(st)  # the second run's reset follows its "done"
     assert pipe.runs == ["first", "second"] and pipe.resets == 2
 
 
@@ -127,7 +137,8 @@ def test_keep_state_skips_the_reset(daemon, tmp_path):
     code, result = client.run_request(st, protocol.RunRequest.from_dict(
         _req(tmp_path, keep_state=True)), lambda line: None)  # fmt: skip
     assert (code, result) == (0, {"dag_id": "d"})
-    assert client.ping(st)["busy"] is False and pipe.resets == 0
+    _wait_idle(st)
+    assert pipe.resets == 0
 
 
 def test_a_failing_run_is_reported_and_the_daemon_survives(daemon, tmp_path):
