@@ -138,6 +138,9 @@ class EmulatedAWS:
         )
         from werkzeug.serving import make_server
 
+        from harness import moto_tuning
+
+        moto_tuning.install()  # a fresh account's first request no longer costs seconds
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no per-request log lines
         conf = settings.default_user_config
         had_iam = "iam" in conf
@@ -169,7 +172,8 @@ class EmulatedAWS:
         self._runtime.install()
         self._reset_moto()  # a fresh account: nothing left from an earlier EmulatedAWS
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="emulated-aws", daemon=True
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+            name="emulated-aws", daemon=True
         )
         self._thread.start()
 
@@ -328,9 +332,7 @@ class EmulatedAWS:
         }
         with self._session_lock:
             if self._session is None:
-                import boto3
-
-                self._session = boto3.session.Session()  # one model cache for all clients
+                self._session = _boto3_session()
             return self._session.client(service, **params)
 
     def step_dir(self, cluster_id: str, step_id: str) -> Path:
@@ -358,6 +360,27 @@ class EmulatedAWS:
     def active_clusters(self) -> list[str]:
         """Ids of clusters not yet TERMINATED / TERMINATED_WITH_ERRORS."""
         return [r.id for r in self._require().clusters() if r.state.is_active]
+
+
+_loader_lock = threading.Lock()
+_shared_loader: Any = None
+
+
+def _boto3_session() -> Any:
+    """A new boto3 session whose service models come from a loader shared by the process: a
+    session's first client of a service parses that service's model (about a second for S3);
+    the models are read-only, so every endpoint after the first skips that."""
+    global _shared_loader
+    import boto3
+    import botocore.session
+
+    core = botocore.session.get_session()
+    with _loader_lock:
+        if _shared_loader is None:
+            _shared_loader = core.get_component("data_loader")
+        else:
+            core.register_component("data_loader", _shared_loader)
+    return boto3.session.Session(botocore_session=core)
 
 
 #: The error a request gets when a Python warning was raised as an exception in its handler.
