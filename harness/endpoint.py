@@ -138,9 +138,10 @@ class EmulatedAWS:
         )
         from werkzeug.serving import make_server
 
-        from harness import moto_tuning
+        from harness import moto_tuning, s3_streaming
 
         moto_tuning.install()  # a fresh account's first request no longer costs seconds
+        s3_streaming.install()  # large objects: GETs and multipart joins stream from disk
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no per-request log lines
         conf = settings.default_user_config
         had_iam = "iam" in conf
