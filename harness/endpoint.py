@@ -170,6 +170,14 @@ class EmulatedAWS:
                                  guard=self._guard is not None),
             s3_endpoint_url=self.s3_endpoint_url,
         )
+        # The runtime's S3 client (it would build one from a new session, parsing the S3 model
+        # again: seconds per endpoint on this machine), from the shared model loader; made
+        # here, in the installing thread, as runtime._s3client requires.
+        self._runtime._s3 = _boto3_session().client(
+            "s3", endpoint_url=self._runtime.s3_endpoint_url, region_name=self.region,
+            aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
         self._runtime.install()
         self._reset_moto()  # a fresh account: nothing left from an earlier EmulatedAWS
         self._thread = threading.Thread(
