@@ -9,6 +9,8 @@ the strict version check. Every state change goes through the runtime, under its
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from harness.emr.records import ClusterRun, StepRun
@@ -92,34 +94,106 @@ class ClusterLifecycle:
                     fault.message or bootstrap_message(run.moto),
                 )
                 return
+            workdir, logs_root = rt.workdir, rt.logs_root
+        failure = rt.bootstrap_runner.run_all(
+            run.moto, workdir=workdir, logs_root=logs_root, cancel=run.cancel_event
+        )
+        with rt._cond:
+            if run.state is ClusterState.TERMINATING:
+                return
+            if failure is not None:
+                rt._request_termination(run, ClusterReason.BOOTSTRAP_FAILURE, failure.message)
+                return
             rt._set_cluster(run, ClusterState.WAITING)
+            run.idle_since = time.monotonic()
+            self._steps_loop(run)
 
+    def _steps_loop(self, run: ClusterRun) -> None:
+        """Start pending steps, up to the cluster's StepConcurrencyLevel at a time, in
+        submission order, until the cluster terminates (called and returning under the lock;
+        every step thread has ended when it returns)."""
+        rt = self.rt
         while True:
-            with rt._cond:
-                rt._cond.wait_for(
-                    lambda: (
-                        run.state is ClusterState.TERMINATING
-                        or run.next_pending() is not None
-                        or not run.keep_alive
-                    )
-                )
+
+            def ready() -> bool:
                 if run.state is ClusterState.TERMINATING:
-                    return
-                step = run.next_pending()
-                if step is None:  # auto-terminating cluster with an empty queue
-                    rt._request_termination(
-                        run,
-                        ClusterReason.ALL_STEPS_COMPLETED,
-                        "Steps completed with errors" if run.any_step_failed else None,
-                    )
-                    return
-                rt._set_cluster(run, ClusterState.RUNNING)
-                rt._set_step(step, StepState.RUNNING)
-                ws = rt._workspace(run, step)
+                    return True
+                if run.next_pending() is not None and len(run.step_threads) < run.concurrency:
+                    return True
+                if not run.step_threads and run.next_pending() is None:
+                    return not run.keep_alive or self._idle_deadline(run) is not None
+                return False
+
+            rt._cond.wait_for(ready)
+            if run.state is ClusterState.TERMINATING:
+                break
+            if run.next_pending() is not None and len(run.step_threads) < run.concurrency:
+                self._start_step(run, run.next_pending())
+                continue
+            if not run.keep_alive:  # auto-terminating cluster with an empty queue
+                rt._request_termination(
+                    run,
+                    ClusterReason.ALL_STEPS_COMPLETED,
+                    "Steps completed with errors" if run.any_step_failed else None,
+                )
+                break
+            deadline = self._idle_deadline(run)
+            assert deadline is not None  # ready() said so
+            left = deadline - time.monotonic()
+            if left > 0:
+                # Woken early by anything (a new step, a new policy): re-evaluate.
+                rt._cond.wait(left)
+                continue
+            rt._request_termination(
+                run,
+                ClusterReason.ALL_STEPS_COMPLETED,
+                f"Cluster was idle for {run.idle_timeout:g} seconds (AutoTerminationPolicy "
+                "IdleTimeout) and terminated automatically",
+            )
+            break
+        # Running steps were told to stop (their cancel events): wait for their threads.
+        rt._cond.wait_for(lambda: not run.step_threads)
+
+    def _idle_deadline(self, run: ClusterRun) -> float | None:
+        timeout = run.idle_timeout
+        if timeout is None or run.idle_since is None:
+            return None
+        return run.idle_since + timeout * self.rt.delays.time_factor
+
+    def _start_step(self, run: ClusterRun, step: StepRun) -> None:
+        """PENDING -> RUNNING and a thread of its own (under the lock)."""
+        rt = self.rt
+        if run.state is ClusterState.WAITING:
+            rt._set_cluster(run, ClusterState.RUNNING)
+        rt._set_step(step, StepState.RUNNING)
+        run.idle_since = None
+        ws = rt._workspace(run, step)
+        thread = threading.Thread(
+            target=self._step_main, args=(run, step, ws), name=f"emr-{step.id}", daemon=True
+        )
+        run.step_threads[step.id] = thread
+        thread.start()  # under the lock: it blocks on it before touching any state
+
+    def _step_main(self, run: ClusterRun, step: StepRun, ws: Workspace) -> None:
+        rt = self.rt
+        try:
             outcome = rt.step_runner.run(run, step, ws)
+        except Exception as exc:  # a bug in the runner ends the cluster, as before the split
+            log.exception("EMR runtime error on %s / %s", run.id, step.id)
             with rt._cond:
-                self._record(step, outcome)
-                self._after_step(run, step)
+                rt._request_termination(
+                    run, ClusterReason.INTERNAL_ERROR, f"Emulator internal error: {exc!r}"
+                )
+                if step.state is StepState.RUNNING:
+                    rt._set_step(step, StepState.CANCELLED)
+                run.step_threads.pop(step.id, None)
+                rt._cond.notify_all()
+            return
+        with rt._cond:
+            self._record(step, outcome)
+            run.step_threads.pop(step.id, None)
+            self._after_step(run, step)
+            rt._cond.notify_all()
 
     def _record(self, step: StepRun, outcome: StepOutcome) -> None:
         """The step's final state from its outcome (under the lock)."""
@@ -135,20 +209,23 @@ class ClusterLifecycle:
 
     def _after_step(self, run: ClusterRun, step: StepRun) -> None:
         rt = self.rt
-        if step.state is not StepState.FAILED:
-            if run.state is ClusterState.RUNNING:
-                rt._set_cluster(run, ClusterState.WAITING)
-            return
-        run.any_step_failed = True
-        action = step.action_on_failure
-        if action.cancels_pending:
-            for other in run.steps:
-                if other.state is StepState.PENDING:
-                    rt._set_step(other, StepState.CANCELLED)
-        if action.terminates_cluster:
-            rt._request_termination(run, ClusterReason.STEP_FAILURE)
-        elif run.state is ClusterState.RUNNING:
+        if step.state is StepState.FAILED:
+            run.any_step_failed = True
+            # EMR: with StepConcurrencyLevel > 1, a failing step's CANCEL_AND_WAIT cancels
+            # nothing and TERMINATE_CLUSTER does not terminate (only CONTINUE is accepted
+            # then; these come from steps added while the level was 1).
+            action = step.action_on_failure if run.concurrency == 1 else None
+            if action is not None and action.cancels_pending:
+                for other in run.steps:
+                    if other.state is StepState.PENDING:
+                        rt._set_step(other, StepState.CANCELLED)
+            if action is not None and action.terminates_cluster:
+                rt._request_termination(run, ClusterReason.STEP_FAILURE)
+                return
+        if run.state is ClusterState.RUNNING and not run.step_threads:
             rt._set_cluster(run, ClusterState.WAITING)
+            if run.next_pending() is None:
+                run.idle_since = time.monotonic()
 
     def _finish(self, run: ClusterRun) -> None:
         """TERMINATING -> TERMINATED / TERMINATED_WITH_ERRORS (called under the lock)."""

@@ -31,6 +31,10 @@ class LifecycleDelays:
     starting: float = 0.0
     bootstrapping: float = 0.0
     terminating: float = 0.0
+    #: Local seconds per EMR second for the timers EMR runs on its own clock
+    #: (AutoTerminationPolicy's IdleTimeout): the default makes EMR's minimum, 60 s idle,
+    #: 0.6 s here. 1.0 keeps EMR's timing.
+    time_factor: float = 0.01
 
 
 @dataclass
@@ -66,10 +70,29 @@ class ClusterRun:
     #: the `app/<id>` of the RunJobFlow request's User-Agent (botocore's `user_agent_appid`,
     #: `AWS_SDK_UA_APP_ID`): who created the cluster, e.g. one `run_dag` call
     app_id: str | None = None
+    #: set when the cluster is asked to terminate: stops a running bootstrap action
+    cancel_event: threading.Event = field(default_factory=threading.Event)
+    #: the threads of the steps running now (StepConcurrencyLevel of them at most)
+    step_threads: dict[str, threading.Thread] = field(default_factory=dict)
+    #: monotonic time the cluster last became idle (WAITING, nothing running or pending)
+    idle_since: float | None = None
 
     @property
     def id(self) -> str:
         return self.moto.id
+
+    @property
+    def concurrency(self) -> int:
+        return int(getattr(self.moto, "step_concurrency_level", 1) or 1)
+
+    @property
+    def idle_timeout(self) -> float | None:
+        """AutoTerminationPolicy.IdleTimeout in EMR seconds, if the cluster has a policy."""
+        policy = getattr(self.moto, "_emu_auto_termination", None)
+        return float(policy["IdleTimeout"]) if policy else None
+
+    def running_steps(self) -> list[StepRun]:
+        return [s for s in self.steps if s.state is StepState.RUNNING]
 
     @property
     def keep_alive(self) -> bool:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from harness.emr.bootstrap import BootstrapRunner
 from harness.emr.executors import StepExecutor, SubprocessExecutor
 from harness.emr.faults import Faults
 from harness.emr.lifecycle import PHASE_MESSAGES, ClusterLifecycle
@@ -36,6 +37,11 @@ from harness.emr.states import (
     advance,
 )
 from harness.emr.step_runner import StepRunner, Workspace
+from harness.emr.validation import (
+    check_auto_termination_policy,
+    check_concurrency_level,
+    check_steps_for_concurrency,
+)
 from harness.emr.version_guard import local_pyspark_minor, version_problem
 from harness.offline_env import snapshot_environ
 
@@ -48,6 +54,8 @@ __all__ = [
 ]
 
 log = logging.getLogger("harness.emr")
+
+NO_DELAYS = LifecycleDelays()
 
 
 class EmrRuntime:
@@ -62,7 +70,7 @@ class EmrRuntime:
         faults: Faults | None = None,
         executor: StepExecutor | None = None,
         strict_versions: bool = False,
-        delays: LifecycleDelays = LifecycleDelays(),
+        delays: LifecycleDelays = NO_DELAYS,
         env: dict[str, str] | None = None,
         base_env: dict[str, str] | None = None,
         s3_endpoint_url: str | None = None,
@@ -96,6 +104,9 @@ class EmrRuntime:
             s3client=self._s3client,
             base_env=self.base_env,
             step_env=self.step_env,
+        )
+        self.bootstrap_runner = BootstrapRunner(
+            s3client=self._s3client, base_env=self.base_env, step_env=self.step_env
         )
         self.lifecycle = ClusterLifecycle(self)
 
@@ -203,6 +214,8 @@ class EmrRuntime:
                     "A job flow that is shutting down, terminated, or finished may not be "
                     f"modified. Cluster {cluster_id} is {run.state.value}."
                 )
+            if run is not None:
+                check_steps_for_concurrency(steps, run.concurrency)
             added = orig(backend, cluster_id, steps)  # moto: marks the cluster RUNNING ...
             if run is not None:
                 run.moto.state = run.state.value  # ... which is not true yet: restore
@@ -229,6 +242,37 @@ class EmrRuntime:
                     self._request_termination(run, ClusterReason.USER_REQUEST)
             self._cond.notify_all()
             return clusters
+
+    def on_modify_cluster(self, backend: Any, cluster_id: str, level: Any) -> int:
+        """ModifyCluster: a new StepConcurrencyLevel takes effect at once (more steps start
+        if more are pending)."""
+        from moto.emr.exceptions import ValidationException
+
+        cluster = backend.describe_cluster(cluster_id)  # InvalidCluster for unknown ids
+        with self._cond:
+            run = self._clusters.get(cluster_id)
+            if level is None:
+                return int(cluster.step_concurrency_level)
+            check_concurrency_level(level)
+            if run is not None and not run.state.accepts_steps:
+                raise ValidationException(
+                    f"Cluster {cluster_id} is {run.state.value}: its StepConcurrencyLevel "
+                    "cannot be modified."
+                )
+            cluster.step_concurrency_level = int(level)
+            self._cond.notify_all()
+            return int(level)
+
+    def on_auto_termination_policy(self, backend: Any, cluster_id: str,
+                                   policy: dict | None) -> None:  # fmt: skip
+        """Put (a policy) or Remove (None) a cluster's AutoTerminationPolicy; the idle timer
+        sees the change at once."""
+        cluster = backend.describe_cluster(cluster_id)
+        if policy is not None:
+            policy = check_auto_termination_policy(policy)
+        with self._cond:
+            cluster._emu_auto_termination = policy
+            self._cond.notify_all()
 
     def cancel_steps(self, backend: Any, cluster_id: str, step_ids: Iterable[str]) -> list[dict]:
         backend.describe_cluster(cluster_id)  # raises InvalidCluster for unknown ids
@@ -398,6 +442,7 @@ class EmrRuntime:
         if run.state.is_terminal or run.state is ClusterState.TERMINATING:
             return
         self._set_cluster(run, ClusterState.TERMINATING, reason=reason, message=message)
+        run.cancel_event.set()  # a bootstrap action still running stops
         for step in run.steps:
             if step.state is StepState.PENDING:
                 self._set_step(step, StepState.CANCELLED)
