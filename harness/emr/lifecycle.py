@@ -2,8 +2,10 @@
 
     STARTING -> BOOTSTRAPPING -> WAITING <-> RUNNING -> TERMINATING -> TERMINATED[_WITH_ERRORS]
 
-running its steps (through `StepRunner`) with ActionOnFailure semantics, injected faults and
-the strict version check. Every state change goes through the runtime, under its lock.
+running its bootstrap actions (`BootstrapRunner`) while BOOTSTRAPPING, then its steps
+(`StepRunner`, each in a thread of its own, `StepConcurrencyLevel` at a time in submission
+order) with ActionOnFailure semantics, the AutoTerminationPolicy idle timer, injected faults
+and the strict version check. Every state change goes through the runtime, under its lock.
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ class ClusterLifecycle:
                 )
         finally:
             with rt._cond:
+                # Steps still running (only after an error above) end first: their cancel
+                # events are set, and their own threads record how they ended.
+                rt._cond.wait_for(lambda: not run.step_threads, 30)
                 if run.state is ClusterState.TERMINATING:
                     self._finish(run)
 
@@ -155,9 +160,12 @@ class ClusterLifecycle:
         rt._cond.wait_for(lambda: not run.step_threads)
 
     def _idle_deadline(self, run: ClusterRun) -> float | None:
+        """When an idle cluster (nothing running or pending: only called then) ends."""
         timeout = run.idle_timeout
-        if timeout is None or run.idle_since is None:
+        if timeout is None:
             return None
+        if run.idle_since is None:  # idle without a step ending (its queue was cancelled)
+            run.idle_since = time.monotonic()
         return run.idle_since + timeout * self.rt.delays.time_factor
 
     def _start_step(self, run: ClusterRun, step: StepRun) -> None:

@@ -4,7 +4,8 @@ moto stores clusters and steps and answers the EMR API, but never moves a step o
 issue 1925). While installed, this runtime hooks moto's EMR backend (`moto_hooks`) so that it
 is *told* about every RunJobFlow, AddJobFlowSteps, TerminateJobFlows and CancelSteps (no
 polling), and one worker thread per cluster (`lifecycle`) then drives it through its states,
-running its steps through a `StepRunner` (`step_runner`: S3 staging, a pluggable
+running its bootstrap actions (`bootstrap`) and its steps, StepConcurrencyLevel at a time,
+through a `StepRunner` (`step_runner`: S3 staging, a pluggable
 `StepExecutor`, EMR-layout logs) with ActionOnFailure semantics, the version guard
 (`version_guard`) and injected faults. The runtime is the source of truth and holds the one
 lock every state change happens under; moto's objects are the view it keeps up to date
