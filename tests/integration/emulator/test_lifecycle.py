@@ -249,10 +249,10 @@ def test_step_setup_failure_fails_the_step_not_the_cluster(emulated_aws, emr):
 
 
 def test_internal_error_mid_step_cancels_the_running_step(emulated_aws, emr, monkeypatch):
-    def broken(run, step):
+    def broken(run, step, workspace):
         raise RuntimeError("emulator bug")
 
-    monkeypatch.setattr(emulated_aws.runtime, "_run_step", broken)
+    monkeypatch.setattr(emulated_aws.runtime.step_runner, "run", broken)
     cid = run_cluster(emr, steps=[ok_step("a"), ok_step("b")])
     emulated_aws.runtime.wait_cluster(cid, timeout=20)
     status = emr.describe_cluster(ClusterId=cid)["Cluster"]["Status"]
