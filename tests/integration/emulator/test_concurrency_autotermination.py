@@ -134,3 +134,15 @@ def test_put_and_remove_auto_termination_policy(tmp_path):
         aws.runtime.wait_cluster(cid, C.WAITING, timeout=20)
         emr.put_auto_termination_policy(ClusterId=cid, AutoTerminationPolicy={"IdleTimeout": 60})
         assert aws.runtime.wait_cluster(cid, timeout=30).reason.value == "ALL_STEPS_COMPLETED"
+
+
+def test_failure_at_level_above_one_neither_cancels_nor_terminates(emulated_aws, emr):
+    # RunJobFlow's own steps are not refused; EMR documents that at a level above 1 a failing
+    # TERMINATE_CLUSTER / CANCEL_AND_WAIT step does not terminate the cluster or cancel steps.
+    cid = run_cluster(emr, StepConcurrencyLevel=2, steps=[
+        failing_step("bad", action="TERMINATE_CLUSTER"),
+        failing_step("bad2", action="CANCEL_AND_WAIT"), ok_step("after")])  # fmt: skip
+    for sid in step_ids(emr, cid).values():
+        emulated_aws.runtime.wait_step(cid, sid, timeout=60)
+    assert states(emr, cid) == {"bad": "FAILED", "bad2": "FAILED", "after": "COMPLETED"}
+    assert emulated_aws.runtime.wait_cluster(cid, C.WAITING, timeout=10).state is C.WAITING
