@@ -148,7 +148,9 @@ STEP_TRANSITIONS: dict[StepState, frozenset[StepState]] = {
 }
 
 
-def advance(current: ClusterState | StepState, target: ClusterState | StepState):
+def advance(
+    current: ClusterState | StepState, target: ClusterState | StepState
+) -> ClusterState | StepState:
     """Return `target` if the table allows `current -> target`, else raise."""
     table = CLUSTER_TRANSITIONS if isinstance(current, ClusterState) else STEP_TRANSITIONS
     if type(target) is not type(current) or target not in table[current]:  # type: ignore[index]
