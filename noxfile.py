@@ -45,8 +45,11 @@ def _pytest(session: nox.Session, *args: str) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff; spark/ also checked for Python 3.7 (the cluster's Python); import boundaries."""
-    _sync(session, groups=("lint",))
+    """ruff; spark/ also checked for Python 3.7 (the cluster's Python); import boundaries;
+    mypy on harness/ (pyproject's [tool.mypy])."""
+    # The extras and the test group too: mypy reads the types of Airflow, pyspark, moto, pytest
+    # and testcontainers from the packages themselves.
+    _sync(session, "airflow", "spark", groups=("lint", "test"))
     session.run("ruff", "check", ".")
     # spark/ruff.toml sets target-version py37: 3.8+ syntax is reported as invalid-syntax.
     session.run("ruff", "check", SPARK_DIR)
@@ -56,6 +59,7 @@ def lint(session: nox.Session) -> None:
     # Boundaries (pyproject's [tool.importlinter]): dags/ and spark/ never import the harness,
     # the emulator core never imports Airflow.
     session.run("lint-imports", "--no-cache", env={"PYTHONPATH": str(ROOT)})
+    session.run("mypy")
 
 
 @nox.session(python=PYTHON)

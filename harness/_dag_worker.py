@@ -17,6 +17,10 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from harness.progress import TaskEvent
 
 
 def main(argv: list[str]) -> int:
@@ -40,7 +44,7 @@ def main(argv: list[str]) -> int:
         dag = None  # parse again what was asked for
     with os.fdopen(int(events_fd), "w", buffering=1) as events:
 
-        def forward(event):
+        def forward(event: TaskEvent) -> None:
             events.write(json.dumps(event.to_dict()) + "\n")
 
         result = _run_in_process(spec, forward, dag=dag, timings=timings)

@@ -26,6 +26,7 @@ import signal
 import subprocess
 import sys
 import time
+from types import FrameType
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
@@ -33,22 +34,22 @@ _SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 class _Stop(Exception):
-    def __init__(self, signum):
+    def __init__(self, signum: int) -> None:
         super().__init__(signum)
         self.signum = signum
 
 
-_pending = []
+_pending: list[int] = []
 _armed = False  # raise at once, or remember until the child's pid is known
 
 
-def _on_signal(signum, frame):
+def _on_signal(signum: int, frame: FrameType | None) -> None:
     if _armed:
         raise _Stop(signum)
     _pending.append(signum)
 
 
-def _prctl(option, value):
+def _prctl(option: int, value: int) -> bool:
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         return libc.prctl(option, value, 0, 0, 0) == 0
@@ -56,7 +57,7 @@ def _prctl(option, value):
         return False
 
 
-def _close_inherited_fds():
+def _close_inherited_fds() -> None:
     """Keep only stdin/stdout/stderr: fds passed through to the child are the child's."""
     try:
         fds = [int(fd) for fd in os.listdir("/proc/self/fd")]
@@ -70,7 +71,7 @@ def _close_inherited_fds():
                 pass
 
 
-def _children():
+def _children() -> list[int]:
     """Pids whose parent is this process (direct children and re-parented orphans)."""
     me = str(os.getpid())
     pids = []
@@ -87,7 +88,7 @@ def _children():
     return pids
 
 
-def _reap_all():
+def _reap_all() -> bool:
     """Collect every exited child without blocking; False when no child is left at all."""
     while True:
         try:
@@ -98,7 +99,7 @@ def _reap_all():
             return True
 
 
-def _signal_tree(pgid, sig):
+def _signal_tree(pgid: int, sig: signal.Signals) -> None:
     try:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
@@ -110,7 +111,7 @@ def _signal_tree(pgid, sig):
             pass
 
 
-def _tree_alive(pgid):
+def _tree_alive(pgid: int) -> bool:
     if _reap_all():
         return True
     try:
@@ -120,7 +121,7 @@ def _tree_alive(pgid):
     return True
 
 
-def _end_tree(pgid, grace):
+def _end_tree(pgid: int, grace: float) -> None:
     """SIGTERM, up to `grace` seconds for the tree to go, then SIGKILL."""
     _signal_tree(pgid, signal.SIGTERM)
     deadline = time.monotonic() + grace
@@ -132,11 +133,11 @@ def _end_tree(pgid, grace):
         time.sleep(0.02)
 
 
-def main(args):
+def main(args: list[str]) -> int:
     global _armed
     parent, grace = int(args[0]), float(args[1])
     rest = args[2:]
-    cleanup = []
+    cleanup: list[str] = []
     while rest and rest[0] == "--cleanup":
         cleanup.append(rest[1])
         rest = rest[2:]

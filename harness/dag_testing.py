@@ -21,11 +21,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from airflow.dag_processing.dagbag import DagBag
-    from airflow.sdk import DAG, BaseOperator
+    from airflow.sdk import DAG, BaseOperator, Context
 
 __all__ = [
     "EmrRequestError",
@@ -297,8 +297,18 @@ def render_task(
 
     The DAG's own Jinja environment is used (macros, filters, StrictUndefined, native
     rendering per task), so what renders here renders the same way in Airflow.
+
+    A mapped task (``.partial().expand()``) raises TypeError: its fields are per map index.
     """
+    from airflow.sdk import BaseOperator
+
     original = dag.get_task(task_id)
+    if not isinstance(original, BaseOperator):
+        raise TypeError(
+            f"render_task: task {task_id!r} of DAG {dag.dag_id!r} is a mapped task "
+            f"({type(original).__name__}, from .partial().expand()); render_task renders plain "
+            "tasks only: test the operator built with one set of the expanded arguments"
+        )
     task = copy.copy(original)
     # Template fields are rendered in place: give the copy its own values so the DAG's task
     # keeps its templates (render_task can be called again on the same DAG).
@@ -313,7 +323,8 @@ def render_task(
         logical_date=logical_date or datetime(2025, 1, 1, tzinfo=UTC),
         strict_xcoms=strict_xcoms,
     )
-    task.render_template_fields(context)
+    # The context's ti, dag_run and var are test doubles, not Airflow's types.
+    task.render_template_fields(cast("Context", context))
     return task
 
 
@@ -378,7 +389,10 @@ def validate_emr_request(operation: str, params: Mapping[str, Any]) -> None:
     api_name = operation if operation in model.operation_names else names.get(operation)
     if api_name is None:
         raise ValueError(f"EMR has no operation {operation!r}")
-    report = ParamValidator().validate(dict(params), model.operation_model(api_name).input_shape)
+    shape = model.operation_model(api_name).input_shape
+    if shape is None:  # botocore's model: an operation without a request body
+        raise ValueError(f"EMR operation {api_name} takes no parameters")
+    report = ParamValidator().validate(dict(params), shape)
     if report.has_errors():
         raise EmrRequestError(api_name, report.generate_report())
 

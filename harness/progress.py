@@ -19,7 +19,14 @@ import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # types only: this module imports Airflow lazily
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+    from airflow.utils.state import TaskInstanceState
+
+    _TI = RuntimeTaskInstance | TaskInstance
 
 __all__ = ["TaskEvent", "Recorder", "format_event", "install"]
 
@@ -122,7 +129,9 @@ class Recorder:
         self.emit(TaskEvent(task_id, "waiting", now - started if started is not None else None,
                             detail=detail))
 
-    def finished(self, task_id: str, state: str, try_number: int | None, error: str | None = None):
+    def finished(
+        self, task_id: str, state: str, try_number: int | None, error: str | None = None
+    ) -> None:
         started = self._started.pop(task_id, None)
         self._last_wait.pop(task_id, None)
         duration = self.clock() - started if started is not None else None
@@ -163,16 +172,25 @@ class _Listener:
                      "on_task_instance_failed"):
             hookimpl(getattr(type(self), name))
 
-    def on_task_instance_running(self, previous_state, task_instance):
+    def on_task_instance_running(
+        self, previous_state: TaskInstanceState | None, task_instance: _TI
+    ) -> None:
         if _ACTIVE is not None:
             _ACTIVE.running(task_instance.task_id, getattr(task_instance, "try_number", None))
 
-    def on_task_instance_success(self, previous_state, task_instance):
+    def on_task_instance_success(
+        self, previous_state: TaskInstanceState | None, task_instance: _TI
+    ) -> None:
         if _ACTIVE is not None:
             _ACTIVE.finished(task_instance.task_id, "success",
                              getattr(task_instance, "try_number", None))
 
-    def on_task_instance_failed(self, previous_state, task_instance, error):
+    def on_task_instance_failed(
+        self,
+        previous_state: TaskInstanceState | None,
+        task_instance: _TI,
+        error: BaseException | str | None,
+    ) -> None:
         if _ACTIVE is None:
             return
         # The task runner sets the runtime TI's final state (failed / up_for_retry) before

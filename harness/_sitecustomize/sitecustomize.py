@@ -14,7 +14,7 @@ import sys
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def _install_guard():
+def _install_guard() -> None:
     if os.environ.get("HARNESS_OFFLINE_GUARD") != "1":
         return
     try:
@@ -30,7 +30,7 @@ def _install_guard():
     install_import_hook()
 
 
-def _chain_shadowed_sitecustomize():
+def _chain_shadowed_sitecustomize() -> None:
     rest = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
     spec = importlib.machinery.PathFinder.find_spec("sitecustomize", rest)
     if spec is None or spec.loader is None:

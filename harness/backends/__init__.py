@@ -43,7 +43,7 @@ def create_backend(name: str, *, region: str = "us-east-1", workdir: str | Path 
                                  install=install_localstack, **options)
     if name == "aws":
         try:
-            from harness.backends.aws import AwsBackend  # type: ignore[import-not-found]
+            from harness.backends.aws import AwsBackend
         except ImportError as exc:
             raise BackendUnavailable(f"the aws backend is not available: {exc}") from exc
         return AwsBackend(region=region, **options)

@@ -19,6 +19,7 @@ import ctypes
 import os
 import signal
 import sys
+from typing import Any
 
 PR_SET_PDEATHSIG = 1
 # This file's folder holds the harness's own `localstack.py`: it must not shadow the package.
@@ -42,7 +43,7 @@ def _force_bind_host(host: str) -> None:
 
     listen_tcp = reactor.listenTCP
 
-    def listen_on_host(port, factory, backlog=50, interface=""):
+    def listen_on_host(port: int, factory: Any, backlog: int = 50, interface: str = "") -> Any:
         if interface in ("", "0.0.0.0", "::"):
             interface = host
         return listen_tcp(port, factory, backlog=backlog, interface=interface)

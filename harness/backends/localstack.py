@@ -285,7 +285,8 @@ class _DockerLocalStack:
         except Exception as exc:  # docker.errors.DockerException: no engine to talk to
             raise BackendUnavailable(f"no Docker engine: {exc}") from exc
         container.with_services(*self.services)
-        container.with_bind_ports(container.edge_port, ("127.0.0.1", None))  # loopback only
+        # Loopback only: docker-py takes (host_ip, port); testcontainers' hint omits the tuple.
+        container.with_bind_ports(container.edge_port, ("127.0.0.1", None))  # type: ignore[arg-type]
         if token:
             container.with_env("LOCALSTACK_AUTH_TOKEN", token)
         self.container = container

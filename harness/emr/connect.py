@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from harness.emr.executors import StepExecutor, SubprocessExecutor
 from harness.emr.steps import LOCAL_DEFAULTS, LOCAL_OVERRIDES, split_spark_submit
@@ -85,7 +86,7 @@ class SparkConnectServer:
         self._proc: subprocess.Popen[bytes] | None = None
         self._ready = threading.Event()
         self._error: str | None = None
-        self._log_file = None
+        self._log_file: BinaryIO | None = None
         self._files: OfflineFiles | None = None
         self._env: dict[str, str] = {}
 
@@ -259,7 +260,15 @@ class ConnectExecutor:
         self.fallback = fallback or SubprocessExecutor()
         self.on_fallback = on_fallback
 
-    def run(self, argv, env, cwd, stdout_path, stderr_path, cancel_event) -> int:
+    def run(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        cwd: Path,
+        stdout_path: Path,
+        stderr_path: Path,
+        cancel_event: threading.Event,
+    ) -> int:
         plan = connect_plan(argv, env, server_conf=self.server.conf)
         if isinstance(plan, str):
             if argv and argv[0].endswith("spark-submit"):  # other commands never use Connect
@@ -295,7 +304,13 @@ class ConnectExecutor:
         self.close()
 
 
-def connect_plan(argv: list[str], env: dict[str, str], *, server_conf: dict[str, str]):
+#: A spark-submit run on Spark Connect: (python argv, env, conf keys the server does not apply).
+ConnectPlan = tuple[list[str], dict[str, str], list[str]]
+
+
+def connect_plan(
+    argv: list[str], env: dict[str, str], *, server_conf: dict[str, str]
+) -> ConnectPlan | str:
     """How to run a local spark-submit argv against Spark Connect (pure).
 
     Returns (python argv, env, conf keys the shared server does not apply), or a string saying

@@ -23,7 +23,7 @@ import json
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
@@ -62,7 +62,9 @@ class Faults:
         self.throttled: dict[str, int] = {}  # operation -> how many calls were refused
 
     # -- arming ------------------------------------------------------------------------------
-    def fail_bootstrap(self, *, message: str | None = None, cluster_name: str | None = None):
+    def fail_bootstrap(
+        self, *, message: str | None = None, cluster_name: str | None = None
+    ) -> Self:
         """Clusters fail during BOOTSTRAPPING -> TERMINATED_WITH_ERRORS (BOOTSTRAP_FAILURE)."""
         with self._lock:
             self._cluster.append(ClusterFault("bootstrap", message, cluster_name))
@@ -70,7 +72,7 @@ class Faults:
 
     def spot_capacity_unavailable(
         self, *, message: str | None = None, cluster_name: str | None = None
-    ):
+    ) -> Self:
         """Clusters cannot provision their Spot CORE group -> TERMINATED_WITH_ERRORS
         (INSTANCE_FAILURE) before bootstrapping; queued steps are cancelled."""
         with self._lock:
@@ -78,19 +80,19 @@ class Faults:
         return self
 
     def fail_step(self, step: str | int, *, message: str = "Injected step failure",
-                  exit_code: int = 1):  # fmt: skip
+                  exit_code: int = 1) -> Self:  # fmt: skip
         """The matching step fails without running; `message` is its stderr's last line."""
         with self._lock:
             self._step.append(StepFault("fail", step, message, exit_code))
         return self
 
-    def hang_step(self, step: str | int):
+    def hang_step(self, step: str | int) -> Self:
         """The matching step stays RUNNING until cancelled or its cluster is terminated."""
         with self._lock:
             self._step.append(StepFault("hang", step))
         return self
 
-    def throttle(self, operation: str, *, times: int = 3):
+    def throttle(self, operation: str, *, times: int = 3) -> Self:
         """The next `times` calls of `operation` (e.g. "DescribeStep", "CreateRole") get a
         400 ThrottlingException; botocore's retries usually absorb a few.
 

@@ -148,11 +148,17 @@ STEP_TRANSITIONS: dict[StepState, frozenset[StepState]] = {
 }
 
 
-def advance(current: ClusterState | StepState, target: ClusterState | StepState):
+def advance(
+    current: ClusterState | StepState, target: ClusterState | StepState
+) -> ClusterState | StepState:
     """Return `target` if the table allows `current -> target`, else raise."""
-    table = CLUSTER_TRANSITIONS if isinstance(current, ClusterState) else STEP_TRANSITIONS
-    if type(target) is not type(current) or target not in table[current]:  # type: ignore[index]
-        allowed = ", ".join(sorted(s.value for s in table[current])) or "nothing (terminal)"  # type: ignore[index]
+    moves: frozenset[ClusterState] | frozenset[StepState] = (
+        CLUSTER_TRANSITIONS[current]
+        if isinstance(current, ClusterState)
+        else STEP_TRANSITIONS[current]
+    )
+    if type(target) is not type(current) or target not in moves:
+        allowed = ", ".join(sorted(s.value for s in moves)) or "nothing (terminal)"
         raise IllegalTransitionError(
             f"{type(current).__name__}: illegal move {current.value} -> "
             f"{getattr(target, 'value', target)}; from {current.value} allowed: {allowed}"

@@ -16,7 +16,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from harness.stack import airflow_setup
 from harness.stack.processes import (
@@ -88,8 +88,10 @@ def _config(args: argparse.Namespace) -> StackConfig:
     )
 
 
-def _running(state: dict[str, Any] | None) -> bool:
-    return bool(state) and state.get("status") in ("starting", "ready", "degraded") and alive(
+def _running(state: dict[str, Any] | None) -> TypeGuard[dict[str, Any]]:
+    if not state:
+        return False
+    return state.get("status") in ("starting", "ready", "degraded") and alive(
         int(state["supervisor_pid"]))
 
 

@@ -214,8 +214,9 @@ class EmulatorProcess(Backend):
     def client(self, service: str, **kwargs: Any) -> Any:
         import boto3
 
-        return boto3.client(service, endpoint_url=self.url, region_name=self.region,
-                            **{**DUMMY_KEYS, **kwargs})
+        # types-boto3 types client() for literal service names only; this one is any name.
+        return boto3.client(service, endpoint_url=self.url,  # type: ignore[call-overload]
+                            region_name=self.region, **{**DUMMY_KEYS, **kwargs})
 
     def active_clusters(self) -> list[str]:
         with urllib.request.urlopen(self.admin_url + "/clusters/active", timeout=10) as resp:

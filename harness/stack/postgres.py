@@ -22,8 +22,12 @@ import subprocess
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict
 
 from harness.stack.processes import ChildProcess, StartupError, spawn, wait_until
+
+if TYPE_CHECKING:
+    import psycopg2.extensions
 
 __all__ = ["PostgresServer", "find_postgres_bin", "free_port"]
 
@@ -61,11 +65,20 @@ def _traversable_by(path: Path, uid: int) -> bool:
     return True
 
 
+class _ServerUser(TypedDict, total=False):
+    """subprocess.run's keywords that run initdb as the server's user (root cannot)."""
+
+    user: int
+    group: int
+    extra_groups: list[int]
+
+
 class PostgresServer:
     def __init__(self, *, folder: Path, port: int = 0) -> None:
-        self.bin = find_postgres_bin()
-        if self.bin is None:
+        found = find_postgres_bin()
+        if found is None:
             raise StartupError("PostgreSQL server binaries (initdb, postgres) are not installed")
+        self.bin: Path = found
         self.port = port or free_port()
         self.password = secrets.token_urlsafe(18)
         self.uid: int | None = None
@@ -93,7 +106,7 @@ class PostgresServer:
             os.chown(path, self.uid, self.gid if self.gid is not None else -1)
         path.chmod(0o700)
 
-    def _as_server_user(self) -> dict[str, int]:
+    def _as_server_user(self) -> _ServerUser:
         return {} if self.uid is None else {"user": self.uid, "group": self.gid or 0,
                                              "extra_groups": []}
 
@@ -114,7 +127,7 @@ class PostgresServer:
                  "--no-instructions"],
                 env={**env, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"},
                 cwd=self.folder, capture_output=True, text=True, timeout=INITDB_TIMEOUT_S,
-                check=False, **self._as_server_user(),  # type: ignore[arg-type]
+                check=False, **self._as_server_user(),
             )
         finally:
             pwfile.unlink(missing_ok=True)
@@ -146,7 +159,7 @@ class PostgresServer:
             raise
         return child
 
-    def _connect(self, dbname: str):  # type: ignore[no-untyped-def]
+    def _connect(self, dbname: str) -> psycopg2.extensions.connection:
         import psycopg2
 
         return psycopg2.connect(host="127.0.0.1", port=self.port, user=USER,

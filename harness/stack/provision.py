@@ -22,7 +22,9 @@ class _Clients:
     def client(self, service: str, **kwargs: Any) -> Any:
         import boto3
 
-        return boto3.client(service, endpoint_url=self.endpoint_url, region_name=self.region,
+        # types-boto3 types client() for literal service names only; this one is any name.
+        return boto3.client(service,  # type: ignore[call-overload]
+                            endpoint_url=self.endpoint_url, region_name=self.region,
                             aws_access_key_id="testing", aws_secret_access_key="testing",
                             **kwargs)
 

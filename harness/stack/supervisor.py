@@ -209,7 +209,7 @@ class Stack:
         if self.config.backend != "localstack":
             raise StartupError(f"unknown backend {self.config.backend!r}")
         try:
-            from harness.backends.localstack import LocalStackBackend  # type: ignore[import-not-found]
+            from harness.backends.localstack import LocalStackBackend
         except ImportError as e:
             raise StartupError(
                 f"--backend localstack needs harness.backends.localstack ({e})") from None
@@ -278,6 +278,7 @@ class Stack:
         provision(self.backend, data=self.config.data, script=self.config.script)
 
     def _wait_airflow(self) -> None:
+        assert self.login is not None, "the login is written (_configure) before Airflow starts"
         api = AirflowApi(self.url, self.login.username, self.login.password, timeout=10)
         seen: dict[str, Any] = {}
 

@@ -244,7 +244,7 @@ class WarmDaemon:
             self._waiting -= 1
             self._current, self._current_since = job.request, time.monotonic()
             self._phase = "running"
-        lost = []
+        lost: list[bool] = []
 
         def out(line: str) -> None:
             if lost:

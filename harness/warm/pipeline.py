@@ -228,7 +228,8 @@ class WarmPipeline:
         home = Path(os.environ["AIRFLOW_HOME"])
         assert self._db_template is not None
         # No session is open between runs; pooled connections would keep the old file open.
-        settings.engine.dispose()
+        if settings.engine is not None:  # None only before Airflow's settings are configured
+            settings.engine.dispose()
         async_engine = getattr(settings, "async_engine", None)
         if async_engine is not None:
             async_engine.sync_engine.dispose()

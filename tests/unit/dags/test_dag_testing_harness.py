@@ -88,6 +88,15 @@ def test_pulling_from_a_task_not_in_the_dag_is_reported():
         render_task(dag, "t", xcoms={"criar_clustr": "j-1"})
 
 
+def test_a_mapped_task_is_refused_with_a_reason():
+    # Found by mypy (dag.get_task can return a MappedOperator): it used to fail with
+    # "AttributeError: 'MappedOperator' object has no attribute 'value'".
+    with DAG(dag_id="mapped", schedule=None) as dag:
+        Echo.partial(task_id="each").expand(value=["{{ ds }}", "b"])
+    with pytest.raises(TypeError, match=r"task 'each' of DAG 'mapped' is a mapped task"):
+        render_task(dag, "each")
+
+
 def test_dag_problems_lists_missing_tags_doc_owner_retries():
     with DAG(dag_id="sloppy", schedule=None) as dag:
         Echo(task_id="t", value="v")
