@@ -79,7 +79,12 @@ class SubprocessExecutor:
                 return 127
             # The process ending wakes us at once; a cancel is noticed within 50 ms.
             done = threading.Event()
-            waiter = threading.Thread(target=lambda: (proc.wait(), done.set()), daemon=True)
+
+            def wait_then_signal() -> None:
+                proc.wait()
+                done.set()
+
+            waiter = threading.Thread(target=wait_then_signal, daemon=True)
             waiter.start()
             while not done.wait(0.05):
                 if cancel_event.is_set():

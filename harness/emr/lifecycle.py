@@ -55,7 +55,7 @@ class ClusterLifecycle:
                 # Steps still running (only after an error above) end first: their cancel
                 # events are set, and their own threads record how they ended.
                 rt._cond.wait_for(lambda: not run.step_threads, 30)
-                if run.state is ClusterState.TERMINATING:
+                if run.terminating:
                     self._finish(run)
 
     def _pause(self, run: ClusterRun, seconds: float) -> None:
@@ -75,7 +75,7 @@ class ClusterLifecycle:
         fault = rt.faults.cluster_fault(run.moto.name or "")
         self._pause(run, rt.delays.starting)
         with rt._cond:
-            if run.state is ClusterState.TERMINATING:
+            if run.terminating:
                 return
             if rt._strict_version_error(run):
                 rt._request_termination(
@@ -90,7 +90,7 @@ class ClusterLifecycle:
             rt._set_cluster(run, ClusterState.BOOTSTRAPPING)
         self._pause(run, rt.delays.bootstrapping)
         with rt._cond:
-            if run.state is ClusterState.TERMINATING:
+            if run.terminating:
                 return
             if fault is not None and fault.kind == "bootstrap":
                 rt._request_termination(
@@ -104,7 +104,7 @@ class ClusterLifecycle:
             run.moto, workdir=workdir, logs_root=logs_root, cancel=run.cancel_event
         )
         with rt._cond:
-            if run.state is ClusterState.TERMINATING:
+            if run.terminating:
                 return
             if failure is not None:
                 rt._request_termination(run, ClusterReason.BOOTSTRAP_FAILURE, failure.message)
@@ -121,7 +121,7 @@ class ClusterLifecycle:
         while True:
 
             def ready() -> bool:
-                if run.state is ClusterState.TERMINATING:
+                if run.terminating:
                     return True
                 if run.next_pending() is not None and len(run.step_threads) < run.concurrency:
                     return True
@@ -130,10 +130,11 @@ class ClusterLifecycle:
                 return False
 
             rt._cond.wait_for(ready)
-            if run.state is ClusterState.TERMINATING:
+            if run.terminating:
                 break
-            if run.next_pending() is not None and len(run.step_threads) < run.concurrency:
-                self._start_step(run, run.next_pending())
+            pending = run.next_pending()
+            if pending is not None and len(run.step_threads) < run.concurrency:
+                self._start_step(run, pending)
                 continue
             if not run.keep_alive:  # auto-terminating cluster with an empty queue
                 rt._request_termination(

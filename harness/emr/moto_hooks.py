@@ -57,7 +57,7 @@ def install_hooks(runtime: EmrRuntime) -> list[Callable[[], None]]:
         if policy is not None:
             policy = check_auto_termination_policy(policy)
         result = orig_run(resp)
-        cluster = resp.backend.clusters[result.result["JobFlowId"]]
+        cluster = resp.backend.clusters[_answer(result)["JobFlowId"]]
         cluster._emu_auto_termination = policy
         runtime.on_cluster_created(cluster, user_agent=resp.headers.get("User-Agent", ""))
         return result
@@ -67,7 +67,7 @@ def install_hooks(runtime: EmrRuntime) -> list[Callable[[], None]]:
         role = resp._get_param("ExecutionRoleArn")
         if role:  # EMR keeps it per step (DescribeStep's Step.ExecutionRoleArn)
             cluster = resp.backend.clusters[resp._get_param("JobFlowId")]
-            ids = set(result.result["StepIds"])
+            ids = set(_answer(result)["StepIds"])
             for step in cluster.steps:
                 if step.id in ids:
                     step.execution_role_arn = role
@@ -146,8 +146,25 @@ def install_hooks(runtime: EmrRuntime) -> list[Callable[[], None]]:
         missing = object()
         old = owner.__dict__.get(name, missing)
         setattr(owner, name, fn)
-        if old is missing:
-            undo.append(lambda o=owner, n=name: delattr(o, n))
-        else:
-            undo.append(lambda o=owner, n=name, f=old: setattr(o, n, f))
+        undo.append(_restorer(owner, name, None if old is missing else old))
     return undo
+
+
+def _restorer(owner: type, name: str, old: Any) -> Callable[[], None]:
+    """Undo one patch: put the old attribute back, or remove ours if there was none."""
+
+    def undo() -> None:
+        if old is None:
+            delattr(owner, name)
+        else:
+            setattr(owner, name, old)
+
+    return undo
+
+
+def _answer(result: Any) -> dict[str, Any]:
+    """The fields of a moto ActionResult (typed `object` there; a dict for these calls)."""
+    answer = result.result
+    if not isinstance(answer, dict):
+        raise TypeError(f"unexpected moto answer {answer!r}")
+    return answer

@@ -32,7 +32,7 @@ def enrich(obj: Any) -> None:
             sub = type(base.__name__, (base,), {"status": _step_status})
         else:
             raise TypeError(f"cannot enrich {base!r}")
-        sub._emu_enriched = True
+        setattr(sub, "_emu_enriched", True)  # noqa: B010 - a class made at run time
         _ENRICHED[base] = sub
     obj.__class__ = sub
 

@@ -79,7 +79,13 @@ class ClusterRun:
 
     @property
     def id(self) -> str:
-        return self.moto.id
+        return str(self.moto.id)
+
+    @property
+    def terminating(self) -> bool:
+        """Asked to terminate. A method, not a comparison at the call site: other threads
+        change `state` while the lifecycle thread waits, which a type checker cannot see."""
+        return self.state is ClusterState.TERMINATING
 
     @property
     def concurrency(self) -> int:

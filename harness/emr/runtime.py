@@ -330,7 +330,8 @@ class EmrRuntime:
     def step_dir(self, cluster_id: str, step_id: str) -> Path:
         return self.logs_root / cluster_id / "steps" / step_id
 
-    def wait_cluster(self, cluster_id: str, *states: ClusterState | str, timeout: float = 60):
+    def wait_cluster(self, cluster_id: str, *states: ClusterState | str,
+                     timeout: float = 60) -> ClusterRun:
         """Block until the cluster is in one of `states` (default: any terminal state)."""
         wanted = {ClusterState(s) for s in states} or {
             ClusterState.TERMINATED,
