@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-import os
 import re
 import sys
 import threading
@@ -32,6 +31,8 @@ from typing import Any
 from harness.emr.executors import StepExecutor, SubprocessExecutor
 from harness.emr.faults import Faults
 from harness.emr.logs import error_line, tail, upload_step_logs
+from harness.emr.node_cli import local_node_tools
+from harness.emr.node_commands import node_env
 from harness.emr.staging import SharedMirror, Stager
 from harness.emr.states import (
     ActionOnFailure,
@@ -702,16 +703,19 @@ class EmrRuntime:
         from harness import spark as local_spark
 
         args = [str(a) for a in step.moto.args]
+        tools = local_node_tools()  # the node's commands: spark-sql, run-example, hadoop fs ...
+        configurations = run.moto.configurations or []
         plan = plan_step(
             step.moto.jar,
             args,
-            configurations=run.moto.configurations or [],
+            configurations=configurations,
             mirror_root=self.mirror_root,
             python=sys.executable,
-            spark_submit=str(Path(local_spark.spark_home(), "bin", "spark-submit"))
-            if args[:1] == ["spark-submit"]
+            spark_submit=str(Path(tools.spark_bin, "spark-submit"))
+            if tools.spark_bin
             else "spark-submit",
-            aws_cli=_aws_cli(),
+            aws_cli=tools.aws_cli,
+            tools=tools,
         )
         note(f"Command: {' '.join(args)}")
         for n in plan.notes:
@@ -725,7 +729,7 @@ class EmrRuntime:
             env = local_spark.spark_submit_env(env)
         env.update(self.step_env)
         env.update(plan.env)
-        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+        env = node_env(env, tools, configurations=configurations, workdir=self.workdir / "node")
         note(f"Local command: {' '.join(plan.argv)}")
         if step.cancel_event.is_set():
             return 130, True
@@ -848,11 +852,6 @@ def _local_pyspark_minor() -> str | None:
         return ".".join(version("pyspark").split(".")[:2])
     except PackageNotFoundError:
         return None
-
-
-def _aws_cli() -> str:
-    local = Path(sys.executable).parent / "aws"
-    return str(local) if local.exists() else "aws"
 
 
 # ----------------------------------------------------------------------------------------------
