@@ -207,6 +207,13 @@ def resolve_example(name: str, available: Sequence[str]) -> str:
 # ----------------------------------------------------------------------------------------------
 # the step's environment
 # ----------------------------------------------------------------------------------------------
+def _plain(obj: object) -> object:
+    """JSON for mapping types that are not dicts (moto keeps Configurations in its own)."""
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    raise TypeError(f"cannot pass {type(obj).__name__} to the node commands")
+
+
 @dataclass(frozen=True)
 class NodeTools:
     """The local stand-ins for a node's tools (paths; found by `harness.emr.node_cli`)."""
@@ -252,6 +259,6 @@ def node_env(
     out["HARNESS_NODE_BIN"] = tools.node_bin
     out["HARNESS_NODE_PYTHON"] = tools.python
     out["HARNESS_NODE_AWS"] = tools.aws_cli
-    out[ENV_CONFIGURATIONS] = json.dumps(list(configurations or []))
+    out[ENV_CONFIGURATIONS] = json.dumps(list(configurations or []), default=_plain)
     out[ENV_WORKDIR] = str(workdir)
     return out

@@ -41,7 +41,7 @@ from harness.emr.states import (
     StepState,
     advance,
 )
-from harness.emr.steps import plan_step
+from harness.emr.steps import plain_configurations, plan_step
 from harness.offline_env import snapshot_environ
 
 __all__ = [
@@ -704,7 +704,7 @@ class EmrRuntime:
 
         args = [str(a) for a in step.moto.args]
         tools = local_node_tools()  # the node's commands: spark-sql, run-example, hadoop fs ...
-        configurations = run.moto.configurations or []
+        configurations = plain_configurations(run.moto.configurations)
         plan = plan_step(
             step.moto.jar,
             args,

@@ -41,6 +41,7 @@ __all__ = [
     "S3Uri",
     "local_path_for",
     "map_s3_args",
+    "plain_configurations",
     "plan_step",
     "resolve_example",
     "spark_conf_from_configurations",
@@ -127,6 +128,24 @@ def map_s3_args(args: Sequence[str], mirror_root: str | Path) -> tuple[list[str]
         return path + "/" if uri.key.endswith("/") else path
 
     return [S3_URI_RE.sub(repl, a) for a in args], found
+
+
+def plain_configurations(configurations: Sequence[Mapping] | None) -> list[dict]:
+    """Configurations as plain dicts with their keys as given. moto keeps them in mappings
+    whose iteration yields snake-cased keys (`spark.executor.memoryOverhead` would become
+    `spark.executor.memory_overhead`); their `original_dict()` has the real ones."""
+
+    def plain(value: object) -> object:
+        original = getattr(value, "original_dict", None)
+        if callable(original):
+            value = original()
+        if isinstance(value, Mapping):
+            return {str(k): plain(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [plain(v) for v in value]
+        return value
+
+    return [plain(c) for c in configurations or []]  # type: ignore[misc]
 
 
 def _classification(configurations: Sequence[Mapping], name: str) -> list[Mapping]:
@@ -222,8 +241,14 @@ def plan_step(
     if jar_name == "script-runner.jar":
         if not args:
             raise UnsupportedStepError("script-runner.jar step without a script argument")
-        mapped, uris = map_s3_args(list(args), mirror_root)
-        return StepPlan("command", ["bash", *mapped], s3_uris=uris)
+        if tools is None:
+            mapped, uris = map_s3_args(list(args), mirror_root)
+            return StepPlan("command", ["bash", *mapped], s3_uris=uris)
+        # As on EMR the script gets its arguments unchanged: its own aws, hadoop fs and
+        # spark-submit (the node commands) read S3. Only the script itself is staged.
+        script, uris = map_s3_args([args[0]], mirror_root)
+        return StepPlan("command", ["bash", *script, *args[1:]], s3_uris=uris,
+                        notes=["script arguments passed unchanged (as on EMR)"])  # fmt: skip
     if jar_name not in _COMMAND_RUNNER:
         raise UnsupportedStepError(
             f"step JAR {jar!r} cannot run locally: the emulator runs command-runner.jar steps "

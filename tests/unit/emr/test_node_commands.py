@@ -55,6 +55,16 @@ def test_node_env_puts_the_shims_first_and_keeps_a_users_bash_env(tmp_path):
     assert env["HARNESS_NODE_WORKDIR"] == str(tmp_path)
 
 
+def test_node_env_passes_configurations_held_in_any_mapping(tmp_path):
+    from types import MappingProxyType
+
+    conf = MappingProxyType({"Classification": "spark-defaults",
+                             "Properties": MappingProxyType({"a": "1"})})  # fmt: skip
+    env = node_env({}, TOOLS, configurations=[conf], workdir=tmp_path)
+    assert env["HARNESS_EMR_CONFIGURATIONS"] == (
+        '[{"Classification": "spark-defaults", "Properties": {"a": "1"}}]')  # fmt: skip
+
+
 def test_absolute_paths_inside_bash_scripts_reach_the_shims(tmp_path):
     # A fake shims folder records what it was called with: bash resolves EMR's absolute paths
     # (a script's `/usr/lib/spark/bin/spark-submit`) through the BASH_ENV functions.

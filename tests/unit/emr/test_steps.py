@@ -8,6 +8,7 @@ from harness.emr.steps import (
     UnsupportedStepError,
     local_path_for,
     map_s3_args,
+    plain_configurations,
     plan_step,
     resolve_example,
     spark_conf_from_configurations,
@@ -119,6 +120,17 @@ def test_script_runner():
     assert p.argv == ["bash", "/m/b/run.sh", "x"]
 
 
+def test_script_runner_passes_the_scripts_arguments_as_emr_does():
+    # The script's own aws / hadoop fs / spark-submit read S3 (the shims); only the script
+    # itself is staged. Without node tools, the arguments are mapped to the mirror as before.
+    jar = "s3://us-east-1.elasticmapreduce/libs/script-runner/script-runner.jar"
+    p = plan(["s3://b/run.sh", "s3://b/in/", "--out=s3://b/out"], jar=jar)
+    assert p.argv == ["bash", "/m/b/run.sh", "s3://b/in/", "--out=s3://b/out"]
+    assert [str(u) for u in p.s3_uris] == ["s3://b/run.sh"]
+    old = plan(["s3://b/run.sh", "s3://b/in/"], jar=jar, tools=None)
+    assert old.argv == ["bash", "/m/b/run.sh", "/m/b/in/"]
+
+
 @pytest.mark.parametrize("jar,args,match", [
     ("s3://b/custom.jar", ["x"], "cannot run locally"),
     ("command-runner.jar", [], "Args is empty"),
@@ -222,6 +234,18 @@ def test_command_strings_calling_node_commands_keep_their_s3_uris():
 def test_without_node_tools_the_node_commands_say_so():
     with pytest.raises(UnsupportedStepError, match=r"`run-example` needs the local node tools"):
         plan(["run-example", "SparkPi"], tools=None)
+
+
+def test_configurations_from_moto_keep_their_keys():
+    from moto.core.parse import XFormedDict
+
+    props = XFormedDict({"spark.executor.memoryOverhead": "1g"})
+    conf = XFormedDict({"Classification": "spark-defaults", "Properties": props})
+    assert "spark.executor.memory_overhead" in spark_conf_from_configurations([conf])  # moto's
+    plain = plain_configurations([conf])
+    assert plain == [{"Classification": "spark-defaults",
+                      "Properties": {"spark.executor.memoryOverhead": "1g"}}]  # fmt: skip
+    assert spark_conf_from_configurations(plain) == {"spark.executor.memoryOverhead": "1g"}
 
 
 def test_configuration_helpers():
