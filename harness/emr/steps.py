@@ -82,7 +82,7 @@ _AWS_CLI_RE = re.compile(r"(^|[\s;&|(])aws\s+s3")
 #: A command string that calls a node command which reads S3 itself (through the shims):
 #: its S3 URIs are left to that command.
 _NODE_CLI_RE = re.compile(
-    r"(^|[\s;&|(/`])(" + "|".join(re.escape(n) for n in sorted(SHIM_NAMES)) + r")(\s|$)"
+    r"(^|[\s;&|(`])(/\S*/)?(" + "|".join(re.escape(n) for n in sorted(SHIM_NAMES)) + r")(\s|$)"
 )
 
 

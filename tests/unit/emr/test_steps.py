@@ -105,6 +105,8 @@ def test_split_spark_submit():
 
 def test_plain_commands():
     assert plan(["bash", "-c", "cat s3://b/k"]).argv == ["bash", "-c", "cat /m/b/k"]
+    # a key that happens to be named like a command is not a command
+    assert plan(["bash", "-c", "cat s3://b/hive x"]).argv == ["bash", "-c", "cat /m/b/hive x"]
     assert plan(["python3", "s3://b/x.py"]).argv == ["/py", "/m/b/x.py"]
     aws = plan(["aws", "s3", "cp", "s3://b/a", "s3://b/b"])
     assert aws.argv == ["/venv/aws", "s3", "cp", "s3://b/a", "s3://b/b"] and aws.s3_uris == []
@@ -229,6 +231,8 @@ def test_command_strings_calling_node_commands_keep_their_s3_uris():
     assert p.argv[-1] == "hadoop fs -cp s3://b/a s3://b/c && /usr/bin/spark-submit s3://b/j.py"
     assert p.s3_uris == []
     assert plan(["bash", "-c", "cat s3://b/k"]).argv == ["bash", "-c", "cat /m/b/k"]
+    # a key that happens to be named like a command is not a command
+    assert plan(["bash", "-c", "cat s3://b/hive x"]).argv == ["bash", "-c", "cat /m/b/hive x"]
 
 
 def test_without_node_tools_the_node_commands_say_so():
