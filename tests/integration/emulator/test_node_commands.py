@@ -157,3 +157,17 @@ def test_unsupported_command_inside_a_script_fails_the_step_with_its_message(
         "under ml/, mllib/, sql/, streaming/"
     ), message
     emr.terminate_job_flows(JobFlowIds=[cid])
+
+
+def test_node_commands_run_under_the_offline_guard(emulated_aws, emr, bucket):
+    # A script pointing the SDK at real AWS: hadoop fs (a Python child of the step) refuses.
+    cid = run_cluster(emr, steps=[
+        step("off-loopback", "bash", "-c",
+             f"AWS_ENDPOINT_URL=https://s3.amazonaws.com hadoop fs -ls s3://{bucket}/"),
+    ])  # fmt: skip
+    (run,) = _wait(emulated_aws, emr, cid, timeout=60)
+    assert run.state is S.FAILED
+    assert _failure(emr, cid, run.id)["Message"].startswith(
+        "harness.guard.OffLoopbackCallError: offline guard: refused"
+    ), _failure(emr, cid, run.id)
+    emr.terminate_job_flows(JobFlowIds=[cid])
