@@ -26,7 +26,7 @@ __all__ = ["FsShell", "S3DistCp", "hadoop_main", "s3_dist_cp_main"]
 
 _S3 = re.compile(r"^s3[an]?://([^/]+)/?(.*)$")
 _FOLDER_SUFFIX = "_$folder$"
-_GLOB = re.compile(r"[*?\[{]")
+_GLOB = re.compile(r"[*?\[]")  # Hadoop's {a,b} alternation is not supported
 
 
 class FsError(Exception):
