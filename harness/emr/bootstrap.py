@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import gzip
 import logging
-import os
 import stat
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +31,9 @@ from typing import Any
 
 from harness.emr.executors import SubprocessExecutor
 from harness.emr.logs import tail
-from harness.emr.steps import S3Uri
+from harness.emr.node_cli import local_node_tools
+from harness.emr.node_commands import node_env
+from harness.emr.steps import S3Uri, plain_configurations
 
 __all__ = ["BootstrapFailure", "BootstrapRunner", "bootstrap_log_prefix", "master_instance_id"]
 
@@ -93,7 +93,8 @@ class BootstrapRunner:
             try:
                 script = self._fetch(path, run_dir)
                 argv = [str(script), *[str(a) for a in action.args]]
-                rc = self.executor.run(argv, self._env(home), run_dir, stdout, stderr, cancel)
+                rc = self.executor.run(argv, self._env(home, cluster, node), run_dir, stdout,
+                                       stderr, cancel)
             except Exception as exc:  # a script that cannot be fetched fails the action
                 with stderr.open("a", encoding="utf-8") as err:
                     err.write(f"{type(exc).__name__}: {exc}\n")
@@ -133,12 +134,15 @@ class BootstrapRunner:
         local.chmod(local.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
         return local
 
-    def _env(self, home: Path) -> dict[str, str]:
+    def _env(self, home: Path, cluster: Any, node: Path) -> dict[str, str]:
+        """The steps' environment, the node's commands (hadoop fs, aws, spark-submit ... as
+        a step has them) and HOME in the node's folder."""
         env = dict(self.base_env)
         env.update(self.step_env)
         env["HOME"] = str(home)
-        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-        return env
+        return node_env(env, local_node_tools(),
+                        configurations=plain_configurations(cluster.configurations),
+                        workdir=node / "node-commands")  # fmt: skip
 
     def _upload(self, cluster: Any, instance: str, n: int, log_dir: Path) -> None:
         if not cluster.log_uri:

@@ -318,6 +318,8 @@ def connect_plan(
     """
     if not argv or not argv[0].endswith("spark-submit"):
         return "not a spark-submit step"
+    if env.get("HARNESS_SPARK_CONNECT") == "0":  # set by plan_step (e.g. run-example)
+        return "the step needs a SparkContext (RDD API), which Spark Connect has not"
     options, app, app_args = split_spark_submit(argv[1:])
     if not app.endswith(".py"):
         return f"application {Path(app).name} is not a Python script"

@@ -453,7 +453,8 @@ class EmrRuntime:
 
     def _workspace(self, run: ClusterRun, step: StepRun) -> Workspace:
         """Where `step` stages and logs, taken under the lock when it starts."""
-        return Workspace(self.step_dir(run.id, step.id), self.mirror_root, self._mirror)
+        return Workspace(self.step_dir(run.id, step.id), self.mirror_root, self._mirror,
+                         self.workdir / "node")
 
     def _s3client(self) -> Any:
         """The runtime's S3 client. Created by `install()` in the installing thread: botocore

@@ -7,7 +7,6 @@ No locks and no state changes: `StepRunner.run()` does the I/O of one step and r
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -18,11 +17,13 @@ from typing import Any
 from harness.emr.executors import StepExecutor
 from harness.emr.faults import Faults
 from harness.emr.logs import error_line, tail, upload_step_logs
+from harness.emr.node_cli import local_node_tools
+from harness.emr.node_commands import node_env
 from harness.emr.records import ClusterRun, StepRun, utcnow
 from harness.emr.staging import SharedMirror, Stager
-from harness.emr.steps import plan_step
+from harness.emr.steps import plain_configurations, plan_step
 
-__all__ = ["StepOutcome", "StepRunner", "Workspace", "aws_cli", "failure_details"]
+__all__ = ["StepOutcome", "StepRunner", "Workspace", "failure_details"]
 
 log = logging.getLogger("harness.emr")
 
@@ -43,6 +44,8 @@ class Workspace:
     step_dir: Path
     mirror_root: Path
     mirror: SharedMirror
+    #: scratch space for node commands run inside the step (their private mirrors)
+    node_dir: Path
 
 
 class StepRunner:
@@ -124,16 +127,19 @@ class StepRunner:
         from harness import spark as local_spark
 
         args = [str(a) for a in step.moto.args]
+        tools = local_node_tools()  # the node's commands: spark-sql, run-example, hadoop fs ...
+        configurations = plain_configurations(run.moto.configurations)
         plan = plan_step(
             step.moto.jar,
             args,
-            configurations=run.moto.configurations or [],
+            configurations=configurations,
             mirror_root=ws.mirror_root,
             python=sys.executable,
-            spark_submit=str(Path(local_spark.spark_home(), "bin", "spark-submit"))
-            if args[:1] == ["spark-submit"]
+            spark_submit=str(Path(tools.spark_bin, "spark-submit"))
+            if tools.spark_bin
             else "spark-submit",
-            aws_cli=aws_cli(),
+            aws_cli=tools.aws_cli,
+            tools=tools,
         )
         note(f"Command: {' '.join(args)}")
         for n in plan.notes:
@@ -147,7 +153,7 @@ class StepRunner:
             env = local_spark.spark_submit_env(env)
         env.update(self.step_env)
         env.update(plan.env)
-        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+        env = node_env(env, tools, configurations=configurations, workdir=ws.node_dir)
         note(f"Local command: {' '.join(plan.argv)}")
         if step.cancel_event.is_set():
             return 130, True
@@ -172,8 +178,3 @@ def failure_details(step_dir: Path, rc: int | None, log_file: str,
     source = out_text if has_tb in out_text and has_tb not in err_text else err_text
     message = error_line(source) or error_line(out_text) or setup_error or f"exit code {rc}"
     return {"Reason": f"Step failed with exitCode {rc}", "Message": message, "LogFile": log_file}
-
-
-def aws_cli() -> str:
-    local = Path(sys.executable).parent / "aws"
-    return str(local) if local.exists() else "aws"

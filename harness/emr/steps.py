@@ -10,6 +10,10 @@ What EMR-only options become locally:
 - `spark-env` / `export` -> environment; PYSPARK_PYTHON / PYSPARK_DRIVER_PYTHON point at the
   local interpreter (the cluster's /usr/bin/python3 does not exist here).
 - s3://, s3a://, s3n:// URIs anywhere in an argument -> paths in the local mirror.
+
+The other commands of an EMR node (`run-example`, `spark-sql`, `pyspark`, `hadoop fs`,
+`s3-dist-cp`, EMR's absolute paths such as `/usr/lib/spark/bin/spark-submit`) and the ones
+that are not emulated are described in `harness.emr.node_commands`.
 """
 
 from __future__ import annotations
@@ -19,6 +23,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.emr.node_commands import (
+    HADOOP_COMMANDS,
+    SHIM_NAMES,
+    NodeTools,
+    UnsupportedStepError,
+    command_name,
+    hadoop_subcommand_problem,
+    resolve_example,
+    unsupported_message,
+)
+
 __all__ = [
     "S3_URI_RE",
     "StepPlan",
@@ -26,7 +41,9 @@ __all__ = [
     "S3Uri",
     "local_path_for",
     "map_s3_args",
+    "plain_configurations",
     "plan_step",
+    "resolve_example",
     "spark_conf_from_configurations",
     "spark_env_from_configurations",
     "split_spark_submit",
@@ -62,10 +79,11 @@ LOCAL_DEFAULTS = {"spark.sql.shuffle.partitions": "2", "spark.default.parallelis
 
 _COMMAND_RUNNER = ("command-runner.jar",)
 _AWS_CLI_RE = re.compile(r"(^|[\s;&|(])aws\s+s3")
-
-
-class UnsupportedStepError(ValueError):
-    """A step this emulator cannot run locally (custom JAR, unknown runner)."""
+#: A command string that calls a node command which reads S3 itself (through the shims):
+#: its S3 URIs are left to that command.
+_NODE_CLI_RE = re.compile(
+    r"(^|[\s;&|(`])(/\S*/)?(" + "|".join(re.escape(n) for n in sorted(SHIM_NAMES)) + r")(\s|$)"
+)
 
 
 @dataclass(frozen=True)
@@ -112,6 +130,24 @@ def map_s3_args(args: Sequence[str], mirror_root: str | Path) -> tuple[list[str]
     return [S3_URI_RE.sub(repl, a) for a in args], found
 
 
+def plain_configurations(configurations: Sequence[Mapping] | None) -> list[dict]:
+    """Configurations as plain dicts with their keys as given. moto keeps them in mappings
+    whose iteration yields snake-cased keys (`spark.executor.memoryOverhead` would become
+    `spark.executor.memory_overhead`); their `original_dict()` has the real ones."""
+
+    def plain(value: object) -> object:
+        original = getattr(value, "original_dict", None)
+        if callable(original):
+            value = original()
+        if isinstance(value, Mapping):
+            return {str(k): plain(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [plain(v) for v in value]
+        return value
+
+    return [plain(c) for c in configurations or []]  # type: ignore[misc]
+
+
 def _classification(configurations: Sequence[Mapping], name: str) -> list[Mapping]:
     return [c for c in configurations or () if c.get("Classification") == name]
 
@@ -141,6 +177,14 @@ def spark_env_from_configurations(
 def split_spark_submit(args: Sequence[str]) -> tuple[list[tuple[str, str | None]], str, list[str]]:
     """Split spark-submit arguments (without the `spark-submit` word) into
     ([(option, value-or-None)], application, application_args)."""
+    options, rest = _split_options(args)
+    if not rest:
+        raise UnsupportedStepError("spark-submit without an application (script or jar)")
+    return options, rest[0], rest[1:]
+
+
+def _split_options(args: Sequence[str]) -> tuple[list[tuple[str, str | None]], list[str]]:
+    """spark-submit options up to the first positional argument, and the rest."""
     options: list[tuple[str, str | None]] = []
     i = 0
     while i < len(args):
@@ -158,15 +202,15 @@ def split_spark_submit(args: Sequence[str]) -> tuple[list[tuple[str, str | None]
             options.append((a, None))  # a flag such as --verbose, --supervise
             i += 1
         else:
-            return options, a, list(args[i + 1 :])
-    raise UnsupportedStepError("spark-submit without an application (script or jar)")
+            return options, list(args[i:])
+    return options, []
 
 
 @dataclass(frozen=True)
 class StepPlan:
     """What to run locally for one step."""
 
-    kind: str  # "spark-submit" or "command"
+    kind: str  # "spark-submit" (any of Spark's commands: SPARK_HOME, JAVA_HOME) or "command"
     argv: list[str]
     env: dict[str, str] = field(default_factory=dict)
     s3_uris: list[S3Uri] = field(default_factory=list)
@@ -185,18 +229,26 @@ def plan_step(
     spark_submit: str,
     aws_cli: str = "aws",
     master: str = "local[2]",
+    tools: NodeTools | None = None,
 ) -> StepPlan:
     """Translate one HadoopJarStep into a local `StepPlan`.
 
     `spark_submit`, `python` and `aws_cli` are the local executables to substitute for the
-    cluster's own.
+    cluster's own; `tools` the other node commands (spark-sql, pyspark, run-example's examples,
+    the hadoop/hdfs/s3-dist-cp entry point). Without `tools` those commands are rejected.
     """
     jar_name = jar.rsplit("/", 1)[-1]
     if jar_name == "script-runner.jar":
         if not args:
             raise UnsupportedStepError("script-runner.jar step without a script argument")
-        mapped, uris = map_s3_args(list(args), mirror_root)
-        return StepPlan("command", ["bash", *mapped], s3_uris=uris)
+        if tools is None:
+            mapped, uris = map_s3_args(list(args), mirror_root)
+            return StepPlan("command", ["bash", *mapped], s3_uris=uris)
+        # As on EMR the script gets its arguments unchanged: its own aws, hadoop fs and
+        # spark-submit (the node commands) read S3. Only the script itself is staged.
+        script, uris = map_s3_args([args[0]], mirror_root)
+        return StepPlan("command", ["bash", *script, *args[1:]], s3_uris=uris,
+                        notes=["script arguments passed unchanged (as on EMR)"])  # fmt: skip
     if jar_name not in _COMMAND_RUNNER:
         raise UnsupportedStepError(
             f"step JAR {jar!r} cannot run locally: the emulator runs command-runner.jar steps "
@@ -206,44 +258,115 @@ def plan_step(
     if not args:
         raise UnsupportedStepError("command-runner.jar step without a command (Args is empty)")
 
-    command, rest = args[0], list(args[1:])
-    mapped, uris = map_s3_args(rest, mirror_root)
+    word, rest = args[0], list(args[1:])
+    command = command_name(word)
+    problem = unsupported_message(command) or hadoop_subcommand_problem(command, rest)
+    if problem:
+        raise UnsupportedStepError(problem)
     env = spark_env_from_configurations(configurations, python=python)
 
-    if command == "spark-submit":
-        options, app, app_args = split_spark_submit(mapped)
-        notes = []
-        conf = {**LOCAL_DEFAULTS, **spark_conf_from_configurations(configurations)}
-        kept: list[str] = []
-        for opt, val in options:
-            if opt in _DROPPED_WITH_VALUE:
-                notes.append(f"dropped {opt} {val} (local mode)")
-            elif opt in ("--conf", "-c"):
-                k, _, v = (val or "").partition("=")
-                conf[k] = v
-            else:
-                kept += [opt] if val is None else [opt, val]
-        conf.update(LOCAL_OVERRIDES)
-        conf["spark.master"] = master
-        argv = [spark_submit, "--master", master]
-        for k, v in conf.items():
-            if k != "spark.master":
-                argv += ["--conf", f"{k}={v}"]
-        env.setdefault("PYSPARK_PYTHON", python)
-        env.setdefault("PYSPARK_DRIVER_PYTHON", python)
-        return StepPlan(
-            "spark-submit", [*argv, *kept, app, *app_args], env, uris, dict(conf), notes
-        )
-
+    if command in ("spark-submit", "run-example", "pyspark", "spark-sql"):
+        if command != "spark-submit" and tools is None:
+            raise UnsupportedStepError(f"`{command}` needs the local node tools (NodeTools)")
+        mapped, uris = map_s3_args(rest, mirror_root)
+        return _plan_spark(command, mapped, uris, env, configurations, python=python,
+                           spark_submit=spark_submit, master=master, tools=tools)  # fmt: skip
+    if command in HADOOP_COMMANDS:
+        if tools is None:
+            raise UnsupportedStepError(f"`{command}` needs the local node tools (NodeTools)")
+        # Works on the emulated S3 directly (boto3): nothing to stage.
+        return StepPlan("command", [*tools.node_cli, command, *rest], env, [],
+                        notes=[f"{command}: S3 paths go straight to the emulated S3"])  # fmt: skip
     if command in ("python", "python3"):
+        mapped, uris = map_s3_args(rest, mirror_root)
         return StepPlan("command", [python, *mapped], env, uris)
     if command == "aws" or any(_AWS_CLI_RE.search(a) for a in rest):
         # The AWS CLI talks to the emulated S3 itself (AWS_ENDPOINT_URL): keep its URIs.
         argv = [aws_cli, *rest] if command == "aws" else [command, *rest]
         return StepPlan("command", argv, env, [], notes=["S3 URIs left to the AWS CLI"])
-    if command in ("hadoop", "hdfs", "yarn", "s3-dist-cp", "hive", "pig"):
-        raise UnsupportedStepError(
-            f"command-runner step `{command}` needs a Hadoop cluster and cannot run locally; "
-            "supported: spark-submit, bash/sh, python, aws and other local executables"
-        )
+    if tools is not None and any(_NODE_CLI_RE.search(a) for a in rest):
+        # e.g. `bash -c "hadoop fs -ls s3://b/"`: the node command reads S3 itself.
+        return StepPlan("command", [command, *rest], env, [],
+                        notes=["S3 URIs left to the node commands the step calls"])  # fmt: skip
+    mapped, uris = map_s3_args(rest, mirror_root)
     return StepPlan("command", [command, *mapped], env, uris)
+
+
+def _plan_spark(
+    command: str,
+    mapped: list[str],
+    uris: list[S3Uri],
+    env: dict[str, str],
+    configurations: Sequence[Mapping],
+    *,
+    python: str,
+    spark_submit: str,
+    master: str,
+    tools: NodeTools | None,
+) -> StepPlan:
+    """spark-submit, run-example, pyspark and spark-sql: the local Spark in local mode, with
+    the cluster's spark-defaults and the step's own --conf."""
+    notes: list[str] = []
+    executable = spark_submit
+    if command == "spark-sql":
+        assert tools is not None
+        options, tail = _split_spark_sql(mapped)
+        executable = str(Path(tools.spark_bin, "spark-sql"))
+    else:
+        options, tail = _split_options(mapped)
+    if command == "run-example":
+        assert tools is not None
+        if not tail:
+            raise UnsupportedStepError("run-example without an example class (e.g. SparkPi)")
+        example = resolve_example(tail[0], tools.examples)
+        notes.append(f"run-example {tail[0]}: the Python example {example} of the local pyspark")
+        tail = [str(Path(tools.examples_root, example)), *tail[1:]]
+        # Spark's examples use the RDD API (SparkContext), which Spark Connect has not.
+        env["HARNESS_SPARK_CONNECT"] = "0"
+    elif command == "spark-submit" and not tail:
+        raise UnsupportedStepError("spark-submit without an application (script or jar)")
+    elif command == "pyspark":
+        assert tools is not None
+        executable = str(Path(tools.spark_bin, "pyspark"))
+    conf = {**LOCAL_DEFAULTS, **spark_conf_from_configurations(configurations)}
+    kept: list[str] = []
+    for opt, val in options:
+        if opt in _DROPPED_WITH_VALUE:
+            notes.append(f"dropped {opt} {val} (local mode)")
+        elif opt in ("--conf", "-c"):
+            k, _, v = (val or "").partition("=")
+            conf[k] = v
+        else:
+            kept += [opt] if val is None else [opt, val]
+    conf.update(LOCAL_OVERRIDES)
+    conf["spark.master"] = master
+    argv = [executable, "--master", master]
+    for k, v in conf.items():
+        if k != "spark.master":
+            argv += ["--conf", f"{k}={v}"]
+    env.setdefault("PYSPARK_PYTHON", python)
+    env.setdefault("PYSPARK_DRIVER_PYTHON", python)
+    return StepPlan("spark-submit", [*argv, *kept, *tail], env, uris, dict(conf), notes)
+
+
+def _split_spark_sql(args: Sequence[str]) -> tuple[list[tuple[str, str | None]], list[str]]:
+    """spark-sql's arguments: spark-submit options (anywhere) and the SQL CLI's own (-e, -f,
+    -i, --hiveconf, --database, -S ...), which are kept in order."""
+    options: list[tuple[str, str | None]] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a.startswith("--") and "=" in a and a.split("=", 1)[0] in _OPTS_WITH_VALUE:
+            opt, val = a.split("=", 1)
+            options.append((opt, val))
+        elif a in _OPTS_WITH_VALUE and a != "-c" and i + 1 < len(args):
+            options.append((a, args[i + 1]))
+            i += 1
+        elif a in ("-e", "-f", "-i", "--hiveconf", "--hivevar", "-d", "--define", "--database"):
+            rest += args[i : i + 2]
+            i += 1
+        else:
+            rest.append(a)
+        i += 1
+    return options, rest
