@@ -17,7 +17,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "run",
     ),
     "run": (
-        "run dags/pipeline_emr.py offline (Airflow dag.test() against the emulated EMR)",
+        "run a DAG offline (Airflow dag.test() against the emulated AWS), set up from "
+        "[tool.harness] of pyproject.toml",
         "harness.pipeline_run",
         "main",
     ),

@@ -335,6 +335,8 @@ class RunSpec:
     connection_extra: dict[str, Any] | None = None
     #: False for real AWS: no dummy keys, the default credential chain.
     offline: bool = True
+    #: Extra Airflow connections: conn id -> URI or JSON (``AIRFLOW_CONN_<ID>``).
+    connections: dict[str, str] = field(default_factory=dict)
 
 
 def _run_env(spec: RunSpec) -> dict[str, str]:
@@ -357,6 +359,7 @@ def _run_env(spec: RunSpec) -> dict[str, str]:
         env.pop("AWS_SESSION_TOKEN", None)  # and `unsafe_offline_keys` are dropped by the engine
         env.setdefault("AWS_DEFAULT_REGION", spec.region)
     env.update(airflow_home.variables_env(spec.variables))
+    env.update(airflow_home.connections_env(spec.connections))
     return env
 
 
@@ -379,6 +382,8 @@ def _patched_environ(values: Mapping[str, str], drop: Iterable[str] = ()) -> Ite
 # --------------------------------------------------------------------- in-process engine
 
 _HOME: Path | None = None  # the Airflow home this process was configured with (by us)
+#: AIRFLOW_CONN_* keys runs in this process have set (dropped by the next run unless it sets them).
+_CONN_KEYS_SET: set[str] = set()
 
 
 def _airflow_imported() -> bool:
@@ -467,6 +472,9 @@ def _run_in_process(
     env = _run_env(spec)
     # Variables of an earlier run in this process must not leak into this one.
     stale = [k for k in os.environ if k.startswith("AIRFLOW_VAR_") and k not in env]
+    # ... nor connections an earlier run added (the user's own AIRFLOW_CONN_* stay).
+    stale += [k for k in _CONN_KEYS_SET if k not in env]
+    _CONN_KEYS_SET.update(k for k in env if k.startswith("AIRFLOW_CONN_"))
     if spec.endpoint_url:  # offline: no profile, session token or other endpoint either
         stale += [k for k in unsafe_offline_keys(os.environ) if k not in env]
     with _patched_environ(env, drop=stale):
@@ -974,6 +982,7 @@ def _spec(
     conf: Mapping[str, Any] | None = None,
     echo_logs: bool = False,
     timeout: float | None = None,
+    connections: Mapping[str, str] | None = None,
 ) -> tuple[RunSpec, str | None, str]:
     if timeout is not None and not 0 < timeout < math.inf:
         raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
@@ -999,6 +1008,7 @@ def _spec(
         timeout=float(timeout) if timeout is not None else None,
         connection_extra=dict(aws.connection_extra()) if backend else None,
         offline=bool(getattr(aws, "offline", True)),
+        connections=dict(connections or {}),
     )
     return spec, url, region
 
@@ -1022,6 +1032,7 @@ def run_dag(
     faults: Callable[[Any], Any] | None = None,
     timeout: float | None = None,
     backend: Any = None,
+    connections: Mapping[str, str] | None = None,
 ) -> DagRunResult:
     """Run ``dag_id`` from ``dags_folder`` once under ``dag.test()`` and report what happened.
 
@@ -1047,6 +1058,8 @@ def run_dag(
         ``run_bounds.TEARDOWN_GRACE`` s more) and ``result.timed_out`` says where the run stood.
         A subprocess worker that has not finished ``WORKER_KILL_GRACE`` s after that is killed
         (and the clusters the run created are terminated). See docs/run-bounds.md.
+    :param connections: extra Airflow connections for this run only: conn id -> URI or JSON
+        object (``AIRFLOW_CONN_<ID>``); the ``conn_id`` connection is the harness's.
     :param backend: a started ``harness.backends`` backend (embedded, localstack, aws), instead
         of ``aws=``: the connection gets its endpoints per service (``service_config``), the
         environment its ``env()``, and the inspection afterwards uses its clients.
@@ -1061,6 +1074,7 @@ def run_dag(
         dag_id, dags_folder, aws, variables=variables, region=region, conn_id=conn_id,
         poke_interval=poke_interval, deferrable=deferrable, sensor_timeout=sensor_timeout,
         retries=retries, conf=conf, echo_logs=echo_logs, timeout=timeout,
+        connections=connections,
     )
     if isolation not in ("auto", "in-process", "subprocess"):
         raise ValueError(

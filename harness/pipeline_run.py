@@ -1,146 +1,75 @@
-"""`python -m harness run`: the whole pipeline offline, the way README command 1 shows it.
+"""`python -m harness run`: one DAG run offline, set up from the repository's ``[tool.harness]``.
 
-Starts the embedded AWS endpoint, provisions it as the seed lesson's setup does (bucket, input CSV,
-job script, the EMR default roles), runs ``dags/pipeline_emr.py`` unmodified through
-``run_dag`` with per-task progress, then prints the result table read back from the emulated S3,
-the rejects count, and where the outputs and step logs are on disk. Exit 0 on success; on
-failure, 1 with the failing task and the tail of the failed step's stderr.
-
-Also the provisioning used by the integration tests and the benchmark (``provision``).
+Reads ``[tool.harness]`` of ``./pyproject.toml`` (or ``--config FILE``; flags override it,
+``harness.config``), starts the backend (the embedded emulator by default), provisions it
+(buckets, uploads, the EMR default roles: ``harness.provisioning``), runs the DAG unmodified
+through ``run_dag`` with per-task progress, then prints the ``result`` prefixes read back from
+S3 as tables and where the outputs and step logs are on disk (``harness.run_report``). Exit 0 on
+success; 1 with the failing task and the tail of the failed step's stderr; 2 for bad options or
+an unavailable backend.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
-import io
-import json
-import resource
 import signal
 import sys
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = [
-    "PipelineLayout",
-    "provision",
-    "read_csv_prefix",
-    "add_arguments",
-    "main",
-]
+from harness.config import (
+    ConfigError,
+    HarnessConfig,
+    load_config,
+    parse_connections,
+    parse_uploads,
+    parse_vars,
+)
 
-DEFAULT_BUCKET = "airflow-emr-local"
+__all__ = ["add_arguments", "main", "run_config"]
 
-
-@dataclass(frozen=True)
-class PipelineLayout:
-    """Where the pipeline's objects live in S3 (the DAG's Variables, set explicitly per run)."""
-
-    bucket: str = DEFAULT_BUCKET
-    input_key: str = "input/dados_vendas.csv"
-    script_key: str = "scripts/processar_vendas.py"
-    output_prefix: str = "output/vendas_processadas/"
-
-    @property
-    def rejects_prefix(self) -> str:
-        # processar_vendas.py's default: the output prefix with the suffix "_rejeitados".
-        return self.output_prefix.rstrip("/") + "_rejeitados/"
-
-    def variables(self) -> dict[str, str]:
-        return {
-            "emr_bucket_name": self.bucket,
-            "emr_input_key": self.input_key,
-            "emr_script_key": self.script_key,
-            "emr_output_prefix": self.output_prefix,
-        }
-
-
-# --------------------------------------------------------------------------- provisioning
-
-
-def provision(
-    aws: Any,
-    layout: PipelineLayout = PipelineLayout(),
-    *,
-    data: str | Path | None = "data/dados_vendas.csv",
-    script: str | Path | None = "spark/processar_vendas.py",
-) -> None:
-    """Bucket, input CSV, job script and EMR default roles, as the seed's setup steps do.
-
-    ``data=None`` leaves the input out (the "input missing" scenario).
-    """
-    s3 = aws.client("s3")
-    try:
-        s3.create_bucket(Bucket=layout.bucket)
-    except s3.exceptions.BucketAlreadyOwnedByYou:
-        pass
-    if data is not None:
-        s3.upload_file(str(data), layout.bucket, layout.input_key)
-    if script is not None:
-        s3.upload_file(str(script), layout.bucket, layout.script_key)
-    from harness.emr.roles import create_default_roles
-
-    create_default_roles(aws.client("iam"))
-
-
-def read_csv_prefix(s3: Any, bucket: str, prefix: str) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of every CSV part under ``prefix`` (Spark's part-*.csv files)."""
-    header: list[str] = []
-    rows: list[list[str]] = []
-    keys = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        keys += [o["Key"] for o in page.get("Contents", [])]
-    for key in sorted(keys):
-        name = key.rsplit("/", 1)[-1]
-        if not name.endswith(".csv") or name.startswith(("_", ".")):
-            continue
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
-        lines = list(csv.reader(io.StringIO(body)))
-        if not lines:
-            continue
-        header = header or lines[0]
-        rows += lines[1:]
-    return header, rows
-
-
-def format_table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max([len(h)] + [len(r[i]) for r in rows if i < len(r)]) for i, h in enumerate(header)]
-    line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
-    out = [line.rstrip(), "  ".join("-" * w for w in widths)]
-    for r in rows:
-        out.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip())
-    return "\n".join(out)
-
-
-# -------------------------------------------------------------------------------- CLI
+Out = Callable[[str], Any]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dag-id", default="pipeline_emr")
-    p.add_argument("--dags-folder", default="dags")
-    p.add_argument("--data", default="data/dados_vendas.csv", help="input CSV to upload")
-    p.add_argument("--script", default="spark/processar_vendas.py", help="job script to upload")
-    p.add_argument("--bucket", default=DEFAULT_BUCKET)
+    cfg = "[tool.harness]"
+    p.add_argument("--config", default=None, metavar="FILE",
+                   help=f"TOML file holding a {cfg} table (see docs/running-dags.md); default "
+                        "./pyproject.toml if it has one")
+    p.add_argument("--dag-id", default=None,
+                   help=f"the DAG to run; default {cfg} dag_id")
+    p.add_argument("--dags-folder", default=None, metavar="DIR",
+                   help=f"folder of DAG files; default {cfg} dags_folder, else dags")
+    p.add_argument("--upload", action="append", default=[], metavar="LOCAL=s3://BUCKET/KEY",
+                   help="put a local file at s3://BUCKET/KEY, or a folder recursively under that "
+                        "prefix, before the run (repeatable; the bucket is created; replaces "
+                        f"the {cfg} upload with the same destination)")
+    p.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
+                   help=f"Airflow Variable for the run (repeatable; added to {cfg} variables)")
+    p.add_argument("--conn", action="append", default=[], metavar="CONN_ID=URI-or-JSON",
+                   help="Airflow connection for the run, as a URI or a JSON object (repeatable; "
+                        f"added to {cfg} connections; aws_default already points at the "
+                        "emulated AWS)")
     p.add_argument("--workdir", default=None,
                    help="emulator workdir (S3 mirror, step logs); default .harness/runs/<stamp>")
-    p.add_argument("--poke-interval", type=float, default=0.2)
-    p.add_argument("--deferrable", action="store_true", help="run the step sensor deferrable")
+    p.add_argument("--poke-interval", type=float, default=0.2, metavar="SECONDS",
+                   help="sensors' poke interval (the DAG's own is kept if lower); default 0.2")
+    p.add_argument("--deferrable", action="store_true", help="run EMR step sensors deferrable")
     p.add_argument("--sensor-timeout", type=_seconds, default=None, metavar="SECONDS",
-                   help="how long input sensors (validar_entrada) wait for their data; default "
-                        "30 (the step sensor keeps the DAG's timeout; bound it with --timeout)")
+                   help="how long input sensors (any sensor but a job sensor) wait for their "
+                        f"data; default {cfg} sensor_timeout, else 30 (job sensors such as the "
+                        "EMR step sensor keep the DAG's timeout; bound them with --timeout)")
     p.add_argument("--timeout", type=_seconds, default=None, metavar="SECONDS",
                    help="bound the whole DAG run: a task still running then fails without "
-                        "retry, the teardown still terminates the cluster, exit 1")
-    p.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
-                   help="extra Airflow Variable (repeatable)")
+                        "retry, the teardown still terminates the cluster, exit 1; default "
+                        f"{cfg} timeout, else none")
     p.add_argument("--echo-logs", action="store_true", help="show Airflow's own console log")
     p.add_argument("--warm-spark", action="store_true",
-                   help="run the Spark step on a warm local Spark Connect server (started at "
+                   help="run Spark steps on a warm local Spark Connect server (started at "
                         "once, while Airflow starts) instead of a cold spark-submit")
     p.add_argument("--timings", default=None, metavar="PATH",
                    help="write where the time went (phases, tasks, the Spark step) as JSON")
@@ -169,21 +98,32 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _parse_vars(pairs: list[str]) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep:
-            raise SystemExit(f"--var expects NAME=VALUE, got {pair!r}")
-        out[name] = value
-    return out
+def run_config(args: argparse.Namespace) -> HarnessConfig:
+    """The run's setup: ``[tool.harness]`` (``--config`` or ./pyproject.toml), flags on top.
+
+    Raises ``ConfigError`` naming the key or flag that is wrong, or when no DAG id is known."""
+    config = load_config(args.config).with_overrides(
+        dags_folder=args.dags_folder, dag_id=args.dag_id, uploads=parse_uploads(args.upload),
+        variables=parse_vars(args.var), connections=parse_connections(args.conn),
+        sensor_timeout=args.sensor_timeout, timeout=args.timeout,
+    )
+    if not config.dag_id:
+        where = config.source or "./pyproject.toml"
+        raise ConfigError(f"no DAG to run: give --dag-id, or set dag_id in [tool.harness] of "
+                          f"{where}")
+    return config
 
 
-def main(args: argparse.Namespace, out: Callable[[str], Any] = print) -> int:
+def main(args: argparse.Namespace, out: Out = print) -> int:
+    try:
+        config = run_config(args)
+    except ConfigError as exc:
+        out(f"harness run: {exc}")
+        return 2
     # Warm services started by `python -m harness up` run it, if they are up (docs/warm-loop.md).
     from harness.warm.client import delegate_run
 
-    code = delegate_run(args, out)
+    code = delegate_run(args, out, config)
     if code is not None:
         return code
     # SIGTERM/SIGHUP behave like Ctrl-C: every `with` below unwinds (the DAG worker and the
@@ -193,7 +133,7 @@ def main(args: argparse.Namespace, out: Callable[[str], Any] = print) -> int:
     runtimes: list[Any] = []  # the emulator's runtime, to report its clusters' final state
     try:
         with interrupt_on_signals():
-            return _main(args, out, runtimes)
+            return _main(args, config, out, runtimes)
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", signal.SIGINT)
         out(f"interrupted ({signal.Signals(signum).name}): stopped the run and cleaned up")
@@ -203,25 +143,28 @@ def main(args: argparse.Namespace, out: Callable[[str], Any] = print) -> int:
         return 128 + signum
 
 
-def _main(args: argparse.Namespace, out: Callable[[str], Any], runtimes: list[Any]) -> int:
+def _main(args: argparse.Namespace, config: HarnessConfig, out: Out,
+          runtimes: list[Any]) -> int:  # fmt: skip
     t0 = time.perf_counter()
     phases: dict[str, float] = {}
 
     def phase(name: str) -> None:
         phases[name] = time.perf_counter() - t0 - sum(phases.values())
 
+    from harness.backends import BackendUnavailable, create_backend
     from harness.dag_runner import prepare_dag_run
+    from harness.provisioning import provision
+    from harness.run_report import report, write_timings
 
-    layout = PipelineLayout(bucket=args.bucket)
+    assert config.dag_id is not None  # run_config checked it
     # Absolute: step commands run in their own working directory.
     workdir = Path(args.workdir or Path(".harness", "runs",
                                         datetime.now().strftime("%Y%m%d-%H%M%S"))).resolve()
-    variables: Mapping[str, str] = {**layout.variables(), **_parse_vars(args.var)}
     # Airflow gets ready (import, Execution API, DAG parse: ~8 s) in a worker process while this
-    # one starts the emulator and provisions it (~5 s): on two cores they overlap.
+    # one starts the backend and provisions it (~5 s): on two cores they overlap.
     with contextlib.ExitStack() as stack:
         prepared = stack.enter_context(prepare_dag_run(
-            args.dag_id, dags_folder=args.dags_folder, variables=variables))
+            config.dag_id, dags_folder=config.dags_folder, variables=config.variables))
         phase("start_airflow_worker")
         executor = None
         if getattr(args, "warm_spark", False):
@@ -231,135 +174,42 @@ def _main(args: argparse.Namespace, out: Callable[[str], Any], runtimes: list[An
             executor = stack.enter_context(
                 ConnectExecutor(log_path=workdir / "spark-connect.log"))
             phase("start_spark_connect")
-        from harness.endpoint import EmulatedAWS, console_reports
+        from harness.endpoint import console_reports
 
         stack.enter_context(console_reports())  # the version mismatch as one plain line
-        if getattr(args, "backend", "embedded") != "embedded":
-            return _run_on_backend(args, out, prepared, executor, layout, workdir,
-                                   (phase, phases), t0, runtimes)
-        with EmulatedAWS(workdir=workdir, executor=executor) as aws:
-            runtimes.append(aws.runtime)
-            phase("emulator_start")
-            provision(aws, layout, data=args.data, script=args.script)
-            phase("provision")
-            out(f"emulated AWS at {aws.url} (workdir {workdir}); running {args.dag_id} "
-                f"from {args.dags_folder}/ under Airflow's dag.test()")
-            result = prepared.run(aws=aws, poke_interval=args.poke_interval,
-                                  deferrable=args.deferrable, progress=out,
-                                  echo_logs=args.echo_logs,
-                                  sensor_timeout=getattr(args, "sensor_timeout", None),
-                                  timeout=getattr(args, "timeout", None))
-            phase("run_dag")
-            if args.timings:
-                _write_timings(Path(args.timings), aws, result, phases)
-            return _report(args, out, aws, layout, workdir, result, t0)
-
-
-def _run_on_backend(args: argparse.Namespace, out: Callable[[str], Any], prepared: Any,
-                    executor: Any, layout: PipelineLayout, workdir: Path,
-                    timing: tuple[Callable[[str], None], dict[str, float]],
-                    t0: float, runtimes: list[Any]) -> int:  # fmt: skip
-    """The same run against another backend (LocalStack): the DAG reaches it through the
-    connection's per-service endpoints."""
-    from harness.backends import BackendUnavailable, create_backend
-
-    phase, phases = timing
-    try:
-        backend = create_backend(args.backend, workdir=workdir, executor=executor,
-                                 localstack_url=args.localstack_url,
-                                 install_localstack=args.install_localstack)
-    except ValueError as exc:  # a bad option value (an off-loopback --localstack-url ...)
-        out(f"{args.backend} backend: {exc}")
-        return 2
-    try:
-        backend.start()
-    except BackendUnavailable as exc:
-        out(f"{args.backend} backend unavailable: {exc}")
-        return 2
-    try:
+        try:
+            backend = create_backend(args.backend, workdir=workdir, executor=executor,
+                                     localstack_url=args.localstack_url,
+                                     install_localstack=args.install_localstack)
+        except ValueError as exc:  # a bad option value (an off-loopback --localstack-url ...)
+            out(f"{args.backend} backend: {exc}")
+            return 2
+        try:
+            stack.enter_context(backend)
+        except BackendUnavailable as exc:
+            out(f"{args.backend} backend unavailable: {exc}")
+            return 2
         phase("backend_start")
         emulator = getattr(backend, "emulator", None)
         if emulator is not None:  # interruption reports its clusters' final state
             runtimes.append(emulator.runtime)
-        out(backend.describe())
-        provision(backend, layout, data=args.data, script=args.script)
+        try:
+            provision(backend, config)
+        except ConfigError as exc:  # an upload whose local path vanished since it was checked
+            out(f"harness run: {exc}")
+            return 2
         phase("provision")
-        out(f"running {args.dag_id} from {args.dags_folder}/ under Airflow's dag.test() "
-            f"(workdir {workdir})")
+        out(f"{backend.describe()}; running {config.dag_id} from {config.dags_folder}/ under "
+            f"Airflow's dag.test() (workdir {workdir})")
         result = prepared.run(backend=backend, poke_interval=args.poke_interval,
                               deferrable=args.deferrable, progress=out,
-                              echo_logs=args.echo_logs,
-                              sensor_timeout=getattr(args, "sensor_timeout", None),
-                              timeout=getattr(args, "timeout", None))
+                              echo_logs=args.echo_logs, connections=config.connections,
+                              sensor_timeout=config.sensor_timeout, timeout=config.timeout)
         phase("run_dag")
         if args.timings:
-            _write_timings(Path(args.timings), backend, result, phases)
-        return _report(args, out, backend, layout, workdir, result, t0)
-    finally:
-        backend.stop()
-
-
-def _report(args: argparse.Namespace, out: Callable[[str], Any], aws: Any,
-            layout: PipelineLayout, workdir: Path, result: Any, t0: float) -> int:  # fmt: skip
-    out("")
-    out(result.summary())
-    if not result.ok:
-        out("")
-        out(result.failure_report())
-        _write_task_logs(result, workdir, out)
-        return 1
-    s3 = aws.client("s3")
-    header, rows = read_csv_prefix(s3, layout.bucket, layout.output_prefix)
-    out("")
-    out(f"result (s3://{layout.bucket}/{layout.output_prefix}):")
-    out(format_table(header, rows) if header else "  (no CSV part found)")
-    _, rejects = read_csv_prefix(s3, layout.bucket, layout.rejects_prefix)
-    out(f"rejects: {len(rejects)} row(s) (s3://{layout.bucket}/{layout.rejects_prefix})")
-    out("")
-    emulator = getattr(aws, "emulator", aws)  # a LocalStack backend's EMR runtime, if any
-    if emulator is not None and hasattr(emulator, "step_dir"):
-        out(f"outputs on disk: {emulator.workdir / 's3' / layout.bucket / layout.output_prefix}")
-        cluster_id = result.xcoms.get("criar_cluster_emr")
-        for step_id in result.xcoms.get("adicionar_steps_spark") or []:
-            out(f"step logs:       {emulator.step_dir(cluster_id, step_id)}")
-    _write_task_logs(result, workdir, out)
-    out(f"done in {time.perf_counter() - t0:.1f} s")
-    return 0
-
-
-def _cpu(who: int) -> float:
-    usage = resource.getrusage(who)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _write_timings(path: Path, aws: Any, result: Any, phases: dict[str, float]) -> None:
-    """Phases of this command, run_dag's own phases, task durations and each step's run time."""
-    steps = {}
-    cluster_id = result.xcoms.get("criar_cluster_emr")
-    emr = aws.client("emr")
-    for step_id in result.xcoms.get("adicionar_steps_spark") or []:
-        timeline = emr.describe_step(ClusterId=cluster_id, StepId=step_id)["Step"]["Status"][
-            "Timeline"]
-        if timeline.get("StartDateTime") and timeline.get("EndDateTime"):
-            steps[step_id] = (timeline["EndDateTime"] - timeline["StartDateTime"]).total_seconds()
-    path.write_text(json.dumps({
-        "phases": phases,
-        "run_dag": result.timings,
-        "tasks": result.durations,
-        "steps": steps,
-        # CPU seconds of this process (Airflow, the emulator) vs its children (Spark).
-        "cpu_self": _cpu(resource.RUSAGE_SELF),
-        "cpu_children": _cpu(resource.RUSAGE_CHILDREN),
-        "ok": result.ok,
-    }, indent=2))
-
-
-def _write_task_logs(result: Any, workdir: Path, out: Callable[[str], Any]) -> None:
-    folder = workdir / "airflow-logs"
-    folder.mkdir(parents=True, exist_ok=True)
-    for task_id, text in result.logs.items():
-        (folder / f"{task_id or '_run'}.log").write_text(text + "\n")
-    out(f"task logs:       {folder}")
+            write_timings(Path(args.timings), backend, result, phases)
+        return report(out, backend, result, workdir=workdir, t0=t0,
+                      result_prefixes=config.result)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -30,7 +30,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from harness.airflow_home import connection_env
-from harness.pipeline_run import PipelineLayout, provision
+from tests.lesson import PipelineLayout, provision
 
 ROOT = Path(__file__).resolve().parents[3]
 POLICY_PATH = ROOT / "docs" / "iam" / "airflow-emr-policy.json"

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.pipeline_run import PipelineLayout, provision, read_csv_prefix
+from harness.run_report import read_csv_prefix
+from tests.lesson import PipelineLayout, provision
 
 ROOT = Path(__file__).resolve().parents[3]
 LAYOUT = PipelineLayout(bucket="airflow-emr-it")

@@ -97,7 +97,7 @@ def test_input_missing_fails_before_any_cluster(run_dag_on, backend, isolation):
     import sys
 
     from harness import dag_runner as runner
-    from harness.pipeline_run import provision
+    from tests.lesson import provision
 
     expected = isolation
     if isolation == "auto":

@@ -31,7 +31,7 @@ def test_bad_setting_fails_once_without_retry(run_pipeline, pipeline_aws):
 
 
 def test_run_timeout_ends_a_wait_for_missing_input(dag_runner, emulated_aws):
-    from harness.pipeline_run import provision
+    from tests.lesson import provision
 
     provision(emulated_aws, LAYOUT, data=None, script=None)  # bucket and roles, no input
     events = []
