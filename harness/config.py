@@ -161,14 +161,15 @@ def load_config(path: str | Path | None = None, *, cwd: str | Path | None = None
                 ) -> HarnessConfig:  # fmt: skip
     """``[tool.harness]`` of ``path`` (a pyproject.toml or any TOML file holding that table),
     or of ``<cwd>/pyproject.toml`` when ``path`` is None. No file, or a pyproject without the
-    table, with ``path`` None: the defaults (flags must then say what to run). A ``path`` that
-    does not exist or has no table, invalid TOML, or an invalid key: ``ConfigError``."""
+    table, with ``path`` None: the defaults (``<cwd>/dags``; flags must then say what to run).
+    A ``path`` that does not exist or has no table, invalid TOML, or an invalid key:
+    ``ConfigError``."""
     explicit = path is not None
     file = Path(path) if explicit else Path(cwd or Path.cwd(), "pyproject.toml")
     if not file.is_file():
         if explicit:
             raise ConfigError(f"--config {file}: no such file")
-        return HarnessConfig()
+        return HarnessConfig(dags_folder=file.parent / "dags")
     try:
         data = tomllib.loads(file.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -177,7 +178,7 @@ def load_config(path: str | Path | None = None, *, cwd: str | Path | None = None
     if table is None:
         if explicit:
             raise ConfigError(f"{file}: no [{TABLE}] table")
-        return HarnessConfig()
+        return HarnessConfig(dags_folder=file.parent / "dags")
     return config_from_table(table, base=file.resolve().parent, source=file.resolve())
 
 

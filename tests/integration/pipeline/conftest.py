@@ -30,7 +30,7 @@ MISSING_INPUT_TIMEOUT = 3
 
 
 @pytest.fixture(scope="session")
-def dags_folder():
+def harness_dags_folder():
     return ROOT / "dags"
 
 
