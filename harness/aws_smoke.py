@@ -119,7 +119,7 @@ def run_smoke(
     """Provision, run the DAG, read the output: (DagRunResult, header, rows).
 
     The backend must be started; stopping it (cleanup) is the caller's `with`."""
-    from harness.dag_runner import run_dag
+    from harness.airflow.dag_runner import run_dag
     from harness.run_report import read_csv_prefix
 
     backend.provision(data=data, script=script)

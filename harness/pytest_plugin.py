@@ -180,7 +180,7 @@ def harness_dags_folder(harness_config):
 @pytest.fixture(scope="session")
 def harness_dagbag(harness_dags_folder):
     """The DagBag of `harness_dags_folder`, parsed once per session (no DB, no scheduler)."""
-    from harness.dag_testing import load_dagbag
+    from harness.airflow.dag_testing import load_dagbag
 
     return load_dagbag(harness_dags_folder)
 
@@ -265,7 +265,7 @@ def harness_backend(request: pytest.FixtureRequest, tmp_path, harness_step_execu
 
 @pytest.fixture
 def harness_dag_runner(harness_emulated_aws, harness_dags_folder):
-    """`run(dag_id, **kwargs) -> DagRunResult`: `harness.dag_runner.run_dag` bound to this
+    """`run(dag_id, **kwargs) -> DagRunResult`: `harness.airflow.dag_runner.run_dag` bound to this
     test's `harness_emulated_aws` and `harness_dags_folder` (both overridable per call).
 
         def test_my_dag(dag_runner, emulated_aws):
@@ -276,7 +276,7 @@ def harness_dag_runner(harness_emulated_aws, harness_dags_folder):
     The first run in a test session configures Airflow in-process (a throw-away home with
     SQLite), so later runs skip the import and DB setup.
     """
-    from harness.dag_runner import run_dag
+    from harness.airflow.dag_runner import run_dag
 
     def run(dag_id: str, **kwargs):
         kwargs.setdefault("aws", harness_emulated_aws)

@@ -129,7 +129,7 @@ def delegate_run(args: argparse.Namespace, out: Out = print, config: Any = None)
         out("running cold")
         return None
     assert st is not None
-    from harness import pipeline_run
+    from harness.cli import run as pipeline_run
 
     defaults = vars(_run_parser_defaults(pipeline_run))
     unsupported = protocol.unsupported_options(args, defaults)

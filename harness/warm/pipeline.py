@@ -150,8 +150,8 @@ class WarmPipeline:
         self.timings["start"] = time.perf_counter() - t0
 
     def _prime_airflow(self) -> None:
-        from harness import airflow_home
-        from harness.dag_runner import run_dag
+        from harness.airflow import home as airflow_home
+        from harness.airflow.dag_runner import run_dag
 
         # Captured now: cache_dir() depends on the cwd and the environment of this moment.
         self._db_template = airflow_home.migrated_db()
@@ -178,7 +178,7 @@ class WarmPipeline:
     # -- one run ---------------------------------------------------------------------------
     def run(self, request: RunRequest, out: Out) -> tuple[int, Any]:
         """Run the request; return (exit code, DagRunResult)."""
-        from harness.dag_runner import run_dag
+        from harness.airflow.dag_runner import run_dag
         from harness.provisioning import provision
         from harness.run_report import report, write_timings
 

@@ -64,7 +64,7 @@ class WarmSession:
         """One run of ``config`` (default: ``[tool.harness]`` of ./pyproject.toml); the other
         arguments override it as `python -m harness run`'s flags do (``variables`` and
         ``uploads`` add to it)."""
-        from harness.dag_runner import DagRunResult
+        from harness.airflow.dag_runner import DagRunResult
 
         def absolute(value: Any) -> str | None:
             return None if value is None else str(Path(value).resolve())

@@ -45,7 +45,7 @@ def pipeline_aws(backend):
 @pytest.fixture
 def run_dag_on(dags_folder):
     """`run(backend, dag_id="pipeline_emr", **kwargs)`: `run_dag` against a backend."""
-    from harness.dag_runner import run_dag
+    from harness.airflow.dag_runner import run_dag
 
     def run(backend, dag_id: str = "pipeline_emr", **kwargs):
         return run_dag(dag_id, backend=backend, dags_folder=dags_folder, **kwargs)

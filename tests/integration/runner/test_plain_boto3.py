@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from harness.dag_runner import run_dag
+from harness.airflow.dag_runner import run_dag
 from harness.endpoint import EmulatedAWS
 
 DAG = textwrap.dedent(

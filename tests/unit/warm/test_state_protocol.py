@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import pipeline_run
+from harness.cli import run as pipeline_run
 from harness.config import HarnessConfig, S3Uri, Upload
 from harness.warm import client, procs, protocol, state
 from harness.warm.cli import _duration

@@ -151,8 +151,8 @@ def _main(args: argparse.Namespace, config: HarnessConfig, out: Out,
     def phase(name: str) -> None:
         phases[name] = time.perf_counter() - t0 - sum(phases.values())
 
+    from harness.airflow.dag_runner import prepare_dag_run
     from harness.backends import BackendUnavailable, create_backend
-    from harness.dag_runner import prepare_dag_run
     from harness.provisioning import provision
     from harness.run_report import report, write_timings
 
