@@ -137,7 +137,7 @@ over = "old"
 
 
 def test_the_run_command_needs_a_dag_and_says_where(tmp_path, monkeypatch):
-    from harness.pipeline_run import add_arguments, main
+    from harness.cli.run import add_arguments, main
 
     monkeypatch.chdir(tmp_path)
     parser = argparse.ArgumentParser()
@@ -197,3 +197,28 @@ buckets = ["b", "empty"]
     assert aws.s3.objects == {("b", "code/lib/util.py"): "util", ("b", "code/main.py"): "main",
                               ("c", "input/in.csv"): "csv"}
     assert uploaded == ["s3://b/code/lib/util.py", "s3://b/code/main.py", "s3://c/input/in.csv"]
+
+
+def test_run_help_shows_the_generic_options_with_their_defaults(capsys):
+    from harness.cli import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for option in ("--config FILE", "--dag-id DAG_ID", "--dags-folder DIR",
+                   "--upload LOCAL=s3://BUCKET/KEY", "--var NAME=VALUE",
+                   "--conn CONN_ID=URI-or-JSON", "--sensor-timeout SECONDS",
+                   "--timeout SECONDS"):
+        assert option in text, option
+    assert "default [tool.harness] dag_id" in text
+    assert "default [tool.harness] sensor_timeout, else 30" in text
+
+
+def test_connections_reach_the_runs_environment():
+    from harness.airflow.environment import _run_env, _spec
+
+    spec, _, _ = _spec("d", ".", "http://127.0.0.1:1",
+                       connections={"my_api": '{"conn_type": "http", "host": "h"}'})
+    env = _run_env(spec)
+    assert env["AIRFLOW_CONN_MY_API"] == '{"conn_type": "http", "host": "h"}'
+    assert "AIRFLOW_CONN_AWS_DEFAULT" in env  # the harness's own stays
