@@ -30,7 +30,7 @@ __all__ = ["WarmPipeline", "drop_modules_under"]
 
 Out = Callable[[str], Any]
 
-# A DAG file with the imports pipeline_emr needs, run once at start-up: Airflow is imported,
+# A DAG file with the imports an EMR DAG needs, run once at start-up: Airflow is imported,
 # its Execution API built and dag.test() exercised before the first real run arrives.
 _PRIME_DAG = '''
 import pendulum
