@@ -43,7 +43,7 @@ DAG = textwrap.dedent('''
     from datetime import datetime
 
     import boto3
-    from airflow.sdk import DAG, Variable, task
+    from airflow.sdk import DAG, Connection, Variable, task
 
     with DAG("nightly_counts", start_date=datetime(2024, 1, 1), schedule=None, catchup=False):
 
@@ -53,8 +53,10 @@ DAG = textwrap.dedent('''
             bucket = Variable.get("data_bucket")
             keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket,
                                                          Prefix="payload/")["Contents"]]
+            api = Connection.get("inventory_api")  # from `--conn`, for this run only
             s3.put_object(Bucket=bucket, Key="counts/part-00000.csv",
-                          Body=("files,first\\n%d,%s\\n" % (len(keys), sorted(keys)[0])).encode())
+                          Body=("files,first,api_host\\n%d,%s,%s\\n"
+                                % (len(keys), sorted(keys)[0], api.host)).encode())
             return len(keys)
 
         @task(retries=0)
@@ -139,8 +141,9 @@ def test_the_harness_is_installed_with_its_pytest_plugin():
 
 
 def test_harness_run_in_another_repository(other_repo: Path):
-    proc = subprocess.run([sys.executable, "-m", "harness", "run"], cwd=other_repo, env=_env(),
-                          capture_output=True, text=True, timeout=900)
+    proc = subprocess.run([sys.executable, "-m", "harness", "run", "--conn",
+                           "inventory_api=http://inventory.internal:8080/"],
+                          cwd=other_repo, env=_env(), capture_output=True, text=True, timeout=900)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-5000:]
     assert "running nightly_counts from" in out and str(other_repo / "flows") in out
@@ -149,7 +152,7 @@ def test_harness_run_in_another_repository(other_repo: Path):
             line.split()[:2] == [task_id, "success"] for line in out.splitlines()), out[-3000:]
     # [tool.harness] result: what the task wrote, read back from the emulated S3.
     assert "result (s3://other-data/counts/): 1 row(s)" in out
-    assert "2      payload/a.txt" in out, out[-3000:]
+    assert "2      payload/a.txt  inventory.internal" in out, out[-3000:]
     assert "step logs:" in out  # the run's cluster and its one step, found without task ids
 
 
