@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.airflow import run_bounds
-from harness.airflow.environment import RunSpec, _one_of, _spec
-from harness.airflow.inspection import _after_kill, _attribution, _inspect, _is_backend
+from harness.airflow.environment import RunSpec, _is_backend, _one_of, _spec
+from harness.airflow.inspection import _after_kill, _attribution, _inspect
 from harness.airflow.progress import ProgressCallback, TaskEvent
 from harness.airflow.results import DagRunResult
 from harness.guard import is_loopback_url
