@@ -18,8 +18,8 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from harness.dag_runner import DagRunResult, run_dag
-    from harness.dag_testing import load_dagbag, render_task, validate_emr_request
+    from harness.airflow.dag_runner import DagRunResult, run_dag
+    from harness.airflow.dag_testing import load_dagbag, render_task, validate_emr_request
     from harness.emr.roles import create_default_roles
     from harness.endpoint import EmulatedAWS
     from harness.spark import local_spark_session
@@ -27,11 +27,11 @@ if TYPE_CHECKING:
 _LAZY = {
     "EmulatedAWS": "harness.endpoint",
     "create_default_roles": "harness.emr.roles",
-    "run_dag": "harness.dag_runner",
-    "DagRunResult": "harness.dag_runner",
-    "load_dagbag": "harness.dag_testing",
-    "render_task": "harness.dag_testing",
-    "validate_emr_request": "harness.dag_testing",
+    "run_dag": "harness.airflow.dag_runner",
+    "DagRunResult": "harness.airflow.dag_runner",
+    "load_dagbag": "harness.airflow.dag_testing",
+    "render_task": "harness.airflow.dag_testing",
+    "validate_emr_request": "harness.airflow.dag_testing",
     "local_spark_session": "harness.spark",
 }
 __all__ = [

@@ -119,8 +119,8 @@ def run_smoke(
     """Provision, run the DAG, read the output: (DagRunResult, header, rows).
 
     The backend must be started; stopping it (cleanup) is the caller's `with`."""
-    from harness.dag_runner import run_dag
-    from harness.pipeline_run import read_csv_prefix
+    from harness.airflow.dag_runner import run_dag
+    from harness.run_report import read_csv_prefix
 
     backend.provision(data=data, script=script)
     out(f"provisioned s3://{backend.bucket_name}; running pipeline_emr")

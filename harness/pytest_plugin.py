@@ -1,6 +1,14 @@
 """pytest plugin registered through the `pytest11` entry point: installing the project gives
 every test suite these fixtures and options. Heavy imports (pyspark, Airflow, moto) happen
 inside fixtures, so loading the plugin costs nothing.
+
+Every fixture is defined under a ``harness_`` name (``harness_spark``, ``harness_emulated_aws``
+...) and the short name (``spark``, ``emulated_aws`` ...) is an alias of it. The plugin's own
+fixtures depend only on ``harness_`` names, so a fixture of the same short name in a user's
+conftest (a ``spark`` with their own settings, an unrelated ``backend``) wins for their tests, as
+pytest's conftest-over-plugin rule says, and changes nothing else. To change what the harness's
+fixtures use, override the ``harness_`` name: ``harness_step_executor``, ``harness_dags_folder``
+(docs/pytest-plugin.md).
 """
 
 from __future__ import annotations
@@ -62,9 +70,11 @@ def backend_names(config: pytest.Config) -> list[str]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "backend" in metafunc.fixturenames:
+    # `harness_backend` is in the closure only when the test uses the harness's backend fixture
+    # (directly or through the `backend` alias): a user's own `backend` fixture is left alone.
+    if "harness_backend" in metafunc.fixturenames:
         names = backend_names(metafunc.config)
-        metafunc.parametrize("backend", names, indirect=True, ids=names)
+        metafunc.parametrize("harness_backend", names, indirect=True, ids=names)
 
 
 class _SkipCounter:
@@ -141,7 +151,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def spark() -> Iterator[SparkSession]:
+def harness_spark() -> Iterator[SparkSession]:
     """One local[2] SparkSession for the whole test session (one JVM start)."""
     from harness.spark import local_spark_session, stop_local_spark
 
@@ -151,21 +161,32 @@ def spark() -> Iterator[SparkSession]:
 
 
 @pytest.fixture(scope="session")
-def dags_folder(pytestconfig: pytest.Config):
-    """The folder `dagbag` parses: `<rootdir>/dags`. Override this fixture to point elsewhere."""
-    return pytestconfig.rootpath / "dags"
+def harness_config(pytestconfig: pytest.Config):
+    """The `[tool.harness]` table of `<rootdir>/pyproject.toml` as a `harness.config.HarnessConfig`
+    (defaults without one): `harness.provisioning.provision(emulated_aws, harness_config)` sets
+    up what `python -m harness run` would."""
+    from harness.config import load_config
+
+    return load_config(cwd=pytestconfig.rootpath)
 
 
 @pytest.fixture(scope="session")
-def dagbag(dags_folder):
-    """The DagBag of `dags_folder`, parsed once per session (no DB, no scheduler)."""
-    from harness.dag_testing import load_dagbag
-
-    return load_dagbag(dags_folder)
+def harness_dags_folder(harness_config):
+    """The folder `harness_dagbag` and `harness_dag_runner` use: `[tool.harness]` dags_folder,
+    else `<rootdir>/dags`. Override this fixture (the `harness_` name) to point them elsewhere."""
+    return harness_config.dags_folder
 
 
 @pytest.fixture(scope="session")
-def spark_connect_server():
+def harness_dagbag(harness_dags_folder):
+    """The DagBag of `harness_dags_folder`, parsed once per session (no DB, no scheduler)."""
+    from harness.airflow.dag_testing import load_dagbag
+
+    return load_dagbag(harness_dags_folder)
+
+
+@pytest.fixture(scope="session")
+def harness_spark_connect_server():
     """One warm local Spark Connect server for the test session (see harness.emr.connect)."""
     from harness.emr.connect import SparkConnectServer
 
@@ -174,22 +195,23 @@ def spark_connect_server():
 
 
 @pytest.fixture
-def step_executor():
-    """How `emulated_aws` runs step commands; None means local `spark-submit` subprocesses.
+def harness_step_executor():
+    """How `harness_emulated_aws` runs step commands; None means local `spark-submit`
+    subprocesses.
 
     Override it in a conftest to run PySpark steps on the session's warm Spark Connect server
     (a cold JVM per step becomes a few seconds per step)::
 
         @pytest.fixture
-        def step_executor(spark_connect_server):
+        def harness_step_executor(harness_spark_connect_server):
             from harness.emr.connect import ConnectExecutor
-            return ConnectExecutor(server=spark_connect_server)
+            return ConnectExecutor(server=harness_spark_connect_server)
     """
     return None
 
 
 @pytest.fixture
-def emulated_aws(tmp_path, step_executor):
+def harness_emulated_aws(tmp_path, harness_step_executor):
     """An `EmulatedAWS` on a free loopback port for one test, with AWS_ENDPOINT_URL, dummy
     credentials and the region set in the environment (and real profiles hidden). Every
     cluster is terminated and every step process killed when the test ends."""
@@ -199,7 +221,7 @@ def emulated_aws(tmp_path, step_executor):
     from harness.offline_env import unsafe_offline_keys
 
     # The env patch is undone before the endpoint stops, so the guard restores the original.
-    aws = EmulatedAWS(workdir=tmp_path / "emulated-aws", executor=step_executor)
+    aws = EmulatedAWS(workdir=tmp_path / "emulated-aws", executor=harness_step_executor)
     with aws, pytest.MonkeyPatch.context() as mp:
         for key in [*ENV_UNSET, *unsafe_offline_keys(os.environ)]:
             mp.delenv(key, raising=False)
@@ -209,7 +231,7 @@ def emulated_aws(tmp_path, step_executor):
 
 
 @pytest.fixture
-def backend(request: pytest.FixtureRequest, tmp_path, step_executor):
+def harness_backend(request: pytest.FixtureRequest, tmp_path, harness_step_executor):
     """A started backend for one test, parametrized over `--backend` (each test runs once per
     backend; ids `[embedded]`, `[localstack]` ...). Its `env()` is set in the environment (real
     profiles hidden). A backend that cannot run here skips the test with the exact reason;
@@ -223,7 +245,7 @@ def backend(request: pytest.FixtureRequest, tmp_path, step_executor):
     options = {"localstack_url": request.config.getoption("--localstack-url"),
                "install_localstack": request.config.getoption("--install-localstack")}
     if name != "aws":
-        options.update(workdir=tmp_path / f"backend-{name}", executor=step_executor)
+        options.update(workdir=tmp_path / f"backend-{name}", executor=harness_step_executor)
     try:
         instance = create_backend(name, **options)
         instance.start()
@@ -242,9 +264,9 @@ def backend(request: pytest.FixtureRequest, tmp_path, step_executor):
 
 
 @pytest.fixture
-def dag_runner(emulated_aws, dags_folder):
-    """`run(dag_id, **kwargs) -> DagRunResult`: `harness.dag_runner.run_dag` bound to this
-    test's `emulated_aws` and the `dags_folder` fixture (both overridable per call).
+def harness_dag_runner(harness_emulated_aws, harness_dags_folder):
+    """`run(dag_id, **kwargs) -> DagRunResult`: `harness.airflow.dag_runner.run_dag` bound to this
+    test's `harness_emulated_aws` and `harness_dags_folder` (both overridable per call).
 
         def test_my_dag(dag_runner, emulated_aws):
             emulated_aws.client("s3").create_bucket(Bucket="b")
@@ -254,18 +276,18 @@ def dag_runner(emulated_aws, dags_folder):
     The first run in a test session configures Airflow in-process (a throw-away home with
     SQLite), so later runs skip the import and DB setup.
     """
-    from harness.dag_runner import run_dag
+    from harness.airflow.dag_runner import run_dag
 
     def run(dag_id: str, **kwargs):
-        kwargs.setdefault("aws", emulated_aws)
-        kwargs.setdefault("dags_folder", dags_folder)
+        kwargs.setdefault("aws", harness_emulated_aws)
+        kwargs.setdefault("dags_folder", harness_dags_folder)
         return run_dag(dag_id, **kwargs)
 
     return run
 
 
 @pytest.fixture(scope="session")
-def warm_services(tmp_path_factory):
+def harness_warm_services(tmp_path_factory):
     """Warm services (`python -m harness up`: Airflow, the emulated AWS, Spark Connect) for the
     whole session, stopped at its end; a `harness.warm.session.WarmSession`::
 
@@ -279,3 +301,62 @@ def warm_services(tmp_path_factory):
 
     with WarmSession.start(tmp_path_factory.mktemp("warm")) as session:
         yield session
+
+
+# ------------------------------------------------------------------ the short names (aliases)
+# Each returns its `harness_` fixture. A user's conftest fixture of the same name replaces the
+# alias only (pytest prefers conftest fixtures to plugin ones); the harness never uses them.
+
+
+@pytest.fixture(scope="session")
+def spark(harness_spark):
+    """Alias of `harness_spark`: one local[2] SparkSession for the session."""
+    return harness_spark
+
+
+@pytest.fixture(scope="session")
+def dags_folder(harness_dags_folder):
+    """Alias of `harness_dags_folder` (override that one to move the harness's fixtures)."""
+    return harness_dags_folder
+
+
+@pytest.fixture(scope="session")
+def dagbag(harness_dagbag):
+    """Alias of `harness_dagbag`: the DagBag of `harness_dags_folder`, parsed once."""
+    return harness_dagbag
+
+
+@pytest.fixture(scope="session")
+def spark_connect_server(harness_spark_connect_server):
+    """Alias of `harness_spark_connect_server`."""
+    return harness_spark_connect_server
+
+
+@pytest.fixture
+def step_executor(harness_step_executor):
+    """Alias of `harness_step_executor` (override that one to change `emulated_aws`)."""
+    return harness_step_executor
+
+
+@pytest.fixture
+def emulated_aws(harness_emulated_aws):
+    """Alias of `harness_emulated_aws`: an EmulatedAWS for one test, env set."""
+    return harness_emulated_aws
+
+
+@pytest.fixture
+def backend(harness_backend):
+    """Alias of `harness_backend`: a started backend per `--backend` name."""
+    return harness_backend
+
+
+@pytest.fixture
+def dag_runner(harness_dag_runner):
+    """Alias of `harness_dag_runner`: `run_dag` bound to this test's emulator."""
+    return harness_dag_runner
+
+
+@pytest.fixture(scope="session")
+def warm_services(harness_warm_services):
+    """Alias of `harness_warm_services`."""
+    return harness_warm_services

@@ -4,8 +4,8 @@ Everything is written into the stack's throw-away Airflow home; nothing touches 
 Local timing (poke intervals, retry delays, sensor timeouts, deferrable step sensor) is applied
 by `task_policy` in the home's `config/airflow_local_settings.py`, which Airflow imports in every
 process that parses the DAG (dag-processor, task workers). It reuses the override plan of
-`run_dag` (`harness.dag_runner.plan_overrides`), so `python -m harness run` and the stack time
-the same DAG the same way. Imports no Airflow.
+`run_dag` (`harness.airflow.overrides.plan_overrides`), so `python -m harness run` and the
+stack time the same DAG the same way. Imports no Airflow.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ A cluster policy (Airflow calls task_policy for every task it parses), so the DA
 exactly the production one. Values: {timing}
 """
 
-from harness.dag_runner import plan_overrides
+from harness.airflow.dag_runner import plan_overrides
 
 _TIMING = {timing}
 

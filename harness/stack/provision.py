@@ -1,17 +1,17 @@
-"""`python -m harness.stack.provision --endpoint-url URL`: the lesson's setup against any
-offline endpoint (the compose overlay's LocalStack): bucket, input CSV, job script, EMR default
-roles — `harness.pipeline_run.provision` with plain boto3 clients and dummy keys. Refuses a
-non-offline target: the URL must be given explicitly.
+"""`python -m harness.stack.provision --endpoint-url URL`: a repository's ``[tool.harness]``
+setup (buckets, uploads, the EMR default roles: ``harness.provisioning``) against any offline
+endpoint (the compose overlay's LocalStack), with plain boto3 clients and dummy keys. The URL
+must be given explicitly.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
-from harness.pipeline_run import PipelineLayout, provision
+from harness.config import ConfigError, load_config
+from harness.provisioning import provision
 
 
 class _Clients:
@@ -33,14 +33,19 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m harness.stack.provision")
     p.add_argument("--endpoint-url", required=True, help="the offline AWS endpoint (S3, IAM)")
     p.add_argument("--region", default="us-east-1")
-    p.add_argument("--data", default="data/dados_vendas.csv")
-    p.add_argument("--script", default="spark/processar_vendas.py")
+    p.add_argument("--config", default=None, metavar="FILE",
+                   help="TOML file with a [tool.harness] table; default ./pyproject.toml")
     args = p.parse_args(argv)
-    layout = PipelineLayout()
-    provision(_Clients(args.endpoint_url, args.region), layout, data=Path(args.data),
-              script=Path(args.script))
-    print(f"provisioned s3://{layout.bucket}/ ({layout.input_key}, {layout.script_key}) and "
-          f"the EMR default roles at {args.endpoint_url}")
+    try:
+        config = load_config(args.config)
+        uploaded = provision(_Clients(args.endpoint_url, args.region), config)
+    except ConfigError as exc:
+        print(f"harness.stack.provision: {exc}", file=sys.stderr)
+        return 2
+    print(f"provisioned {', '.join(config.all_buckets()) or 'no bucket'} "
+          f"({', '.join(uploaded) or 'no upload'})"
+          + (" and the EMR default roles" if config.emr_default_roles else "")
+          + f" at {args.endpoint_url}")
     return 0
 
 

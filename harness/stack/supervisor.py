@@ -273,9 +273,19 @@ class Stack:
                                f"{log_tail(log)}")
 
     def _provision(self) -> None:
-        from harness.pipeline_run import provision
+        """[tool.harness] of ./pyproject.toml; with ``data=None`` without the upload of the
+        default input file (the "input missing" scenarios)."""
+        from dataclasses import replace
 
-        provision(self.backend, data=self.config.data, script=self.config.script)
+        from harness.config import load_config
+        from harness.provisioning import provision
+
+        config = load_config()
+        if self.config.data is None and StackConfig.data is not None:
+            dropped = StackConfig.data.resolve()
+            config = replace(config, uploads=tuple(
+                u for u in config.uploads if u.local.resolve() != dropped))
+        provision(self.backend, config)
 
     def _wait_airflow(self) -> None:
         assert self.login is not None, "the login is written (_configure) before Airflow starts"

@@ -114,9 +114,10 @@ def _no_warm(args: argparse.Namespace) -> bool:
 # ----------------------------------------------------------------------------------- run
 
 
-def delegate_run(args: argparse.Namespace, out: Out = print) -> int | None:
+def delegate_run(args: argparse.Namespace, out: Out = print, config: Any = None) -> int | None:
     """Run `python -m harness run` on the warm services if they are up; return its exit code,
-    or None to run cold (not up, stale state, --no-warm, or an option they cannot honour)."""
+    or None to run cold (not up, stale state, --no-warm, or an option they cannot honour).
+    ``config``: the run's ``HarnessConfig`` (default: ``run_config(args)``)."""
     if _no_warm(args):
         return None
     directory = state.state_dir(getattr(args, "warm_dir", None))
@@ -128,7 +129,7 @@ def delegate_run(args: argparse.Namespace, out: Out = print) -> int | None:
         out("running cold")
         return None
     assert st is not None
-    from harness import pipeline_run
+    from harness.cli import run as pipeline_run
 
     defaults = vars(_run_parser_defaults(pipeline_run))
     unsupported = protocol.unsupported_options(args, defaults)
@@ -150,9 +151,7 @@ def delegate_run(args: argparse.Namespace, out: Out = print) -> int | None:
         out(f"warm services (pid {st.pid}) do not answer on {st.socket}: running cold "
             "(python -m harness down stops them)")
         return None
-    layout = pipeline_run.PipelineLayout(bucket=args.bucket)
-    variables = {**layout.variables(), **pipeline_run._parse_vars(args.var)}
-    req = protocol.RunRequest.from_args(args, variables)
+    req = protocol.RunRequest.from_args(args, config or pipeline_run.run_config(args))
     out(f"using warm services started by `harness up` (pid {st.pid})")
     return run_request(st, req, out)[0]
 

@@ -14,7 +14,6 @@ Runs in the daemon's main thread (Airflow installs signal handlers while running
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import shutil
@@ -31,7 +30,7 @@ __all__ = ["WarmPipeline", "drop_modules_under"]
 
 Out = Callable[[str], Any]
 
-# A DAG file with the imports pipeline_emr needs, run once at start-up: Airflow is imported,
+# A DAG file with the imports an EMR DAG needs, run once at start-up: Airflow is imported,
 # its Execution API built and dag.test() exercised before the first real run arrives.
 _PRIME_DAG = '''
 import pendulum
@@ -151,8 +150,8 @@ class WarmPipeline:
         self.timings["start"] = time.perf_counter() - t0
 
     def _prime_airflow(self) -> None:
-        from harness import airflow_home
-        from harness.dag_runner import run_dag
+        from harness.airflow import home as airflow_home
+        from harness.airflow.dag_runner import run_dag
 
         # Captured now: cache_dir() depends on the cwd and the environment of this moment.
         self._db_template = airflow_home.migrated_db()
@@ -179,16 +178,17 @@ class WarmPipeline:
     # -- one run ---------------------------------------------------------------------------
     def run(self, request: RunRequest, out: Out) -> tuple[int, Any]:
         """Run the request; return (exit code, DagRunResult)."""
-        from harness import pipeline_run
-        from harness.dag_runner import run_dag
+        from harness.airflow.dag_runner import run_dag
+        from harness.provisioning import provision
+        from harness.run_report import report, write_timings
 
         # "done in" counts from the client's start, on the same clock as the cold command.
         t0 = time.perf_counter() - max(0.0, time.time() - request.started)
-        layout = pipeline_run.PipelineLayout(bucket=request.bucket)
+        config = request.config()
         workdir = Path(request.workdir)
         self._fresh_metadata_db()
         self.aws.use_workdir(workdir)
-        pipeline_run.provision(self._clients, layout, data=request.data, script=request.script)
+        provision(self._clients, config)
         out(f"emulated AWS at {self.aws.url} (workdir {workdir}); running {request.dag_id} "
             f"from {request.dags_folder}/ under Airflow's dag.test()")
         drop_modules_under(request.dags_folder)
@@ -198,13 +198,14 @@ class WarmPipeline:
                 aws=self.aws, poke_interval=request.poke_interval, deferrable=request.deferrable,
                 progress=lambda event: out(str(event)), echo_logs=request.echo_logs,
                 sensor_timeout=request.sensor_timeout, timeout=request.timeout,
-                isolation="in-process",
+                connections=request.connections, isolation="in-process",
             )
-        args = argparse.Namespace(**request.to_dict())
         if request.timings:
-            pipeline_run._write_timings(Path(request.timings), self.aws, result,
-                                        {"warm_run": time.perf_counter() - t0})  # fmt: skip
-        return pipeline_run._report(args, out, self.aws, layout, workdir, result, t0), result
+            write_timings(Path(request.timings), self.aws, result,
+                          {"warm_run": time.perf_counter() - t0})
+        code = report(out, self.aws, result, workdir=workdir, t0=t0,
+                      result_prefixes=config.result)
+        return code, result
 
     def reset_account(self) -> None:
         """Empty the emulated account (clusters, buckets, roles ...) for the next run."""

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.config import HarnessConfig, Upload, load_config
 from harness.warm import client, protocol, state
 
 __all__ = ["WarmRun", "WarmSession", "WarmSessionError"]
@@ -54,26 +56,34 @@ class WarmSession:
             raise WarmSessionError(f"warm services in {self.directory} are not up ({why})")
         return st
 
-    def run(self, *, dag_id: str = "pipeline_emr", dags_folder: str | os.PathLike[str] = "dags",
-            variables: dict[str, str] | None = None, data: str | None = "data/dados_vendas.csv",
-            script: str | None = "spark/processar_vendas.py", bucket: str = "airflow-emr-local",
+    def run(self, *, config: HarnessConfig | None = None, dag_id: str | None = None,
+            dags_folder: str | os.PathLike[str] | None = None,
+            variables: dict[str, str] | None = None, uploads: Sequence[Upload] = (),
             workdir: str | os.PathLike[str] | None = None, poke_interval: float = 0.2,
             keep_state: bool = False) -> WarmRun:  # fmt: skip
-        """One run; ``variables`` add to the layout's defaults (as `--var` does)."""
-        from harness.dag_runner import DagRunResult
-        from harness.pipeline_run import PipelineLayout
+        """One run of ``config`` (default: ``[tool.harness]`` of ./pyproject.toml); the other
+        arguments override it as `python -m harness run`'s flags do (``variables`` and
+        ``uploads`` add to it)."""
+        from harness.airflow.dag_runner import DagRunResult
 
         def absolute(value: Any) -> str | None:
             return None if value is None else str(Path(value).resolve())
 
         stamp = time.strftime("%Y%m%d-%H%M%S")
+        cfg = (config or load_config()).with_overrides(
+            dags_folder=dags_folder, dag_id=dag_id, uploads=uploads, variables=variables)
+        if not cfg.dag_id:
+            raise WarmSessionError("no DAG to run: give dag_id= or set [tool.harness] dag_id")
         req = protocol.RunRequest(
-            dag_id=dag_id, dags_folder=str(absolute(dags_folder)), data=absolute(data),
-            script=absolute(script), bucket=bucket,
+            dag_id=cfg.dag_id, dags_folder=str(absolute(cfg.dags_folder)),
             workdir=str(absolute(workdir or Path(".harness", "runs", stamp))),
             poke_interval=poke_interval,
-            variables={**PipelineLayout(bucket=bucket).variables(), **(variables or {})},
-            keep_state=keep_state, started=time.time(), client_pid=os.getpid(),
+            uploads=[[str(absolute(u.local)), str(u.dest)] for u in cfg.uploads],
+            buckets=list(cfg.buckets), emr_default_roles=cfg.emr_default_roles,
+            result=[str(r) for r in cfg.result], variables=dict(cfg.variables),
+            connections=dict(cfg.connections), sensor_timeout=cfg.sensor_timeout,
+            timeout=cfg.timeout, keep_state=keep_state, started=time.time(),
+            client_pid=os.getpid(),
         )
         lines: list[str] = []
         code, result = client.run_request(self.state, req, lines.append)

@@ -46,7 +46,7 @@ def main() -> None:
         spec.loader.exec_module(module)
         module_times.append(time.perf_counter() - t)
 
-    from harness.dag_testing import load_dagbag
+    from harness.airflow.dag_testing import load_dagbag
 
     bag_times = []
     for _ in range(args.repeat):

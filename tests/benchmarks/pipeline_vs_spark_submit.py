@@ -74,12 +74,12 @@ def breakdown(wall: float, t: dict) -> list[tuple[str, float]]:
     worker_prep = sum(run.get(k, 0.0) for k in (
         "airflow_home", "import_airflow", "warm_execution_api", "parse_dag"))
     parent_prep = sum(phases.get(k, 0.0) for k in (
-        "start_spark_connect", "emulator_start", "provision"))
+        "start_spark_connect", "backend_start", "provision"))
     return [
         ("interpreter, harness imports, result read-back and exit", wall - in_main),
         ("[parallel] start the Spark Connect server (--warm-spark)",
          phases.get("start_spark_connect", 0.0)),
-        ("[parallel] emulator start (moto import, server)", phases.get("emulator_start", 0.0)),
+        ("[parallel] emulator start (moto import, server)", phases.get("backend_start", 0.0)),
         ("[parallel] provisioning (bucket, data, script, roles)", phases.get("provision", 0.0)),
         ("[parallel] worker: airflow home (cached DB copy)", run.get("airflow_home", 0.0)),
         ("[parallel] worker: import airflow", run.get("import_airflow", 0.0)),

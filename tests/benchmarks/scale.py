@@ -47,7 +47,7 @@ from tests.benchmarks.gen_sales import (  # noqa: E402
 )
 
 JOB = ROOT / "spark" / "processar_vendas.py"
-BUCKET = "airflow-emr-local"  # harness.pipeline_run's default layout
+BUCKET = "airflow-emr-local"  # [tool.harness] of pyproject.toml
 OUTPUT_PREFIX = "output/vendas_processadas"
 COUNTS = re.compile(r"rows_in=(\d+) rows_ok=(\d+) rows_rejected=(\d+)")
 
@@ -162,7 +162,8 @@ def _controller_times(controller: Path) -> dict[str, datetime]:
 def command(csv_path: Path, tmp: Path, expected: Expected) -> Command:
     workdir = tmp / "run"
     timings = tmp / "run-timings.json"
-    argv = [sys.executable, "-m", "harness", "run", "--data", str(csv_path), "--workdir",
+    argv = [sys.executable, "-m", "harness", "run", "--upload",
+            f"{csv_path}=s3://{BUCKET}/input/dados_vendas.csv", "--workdir",
             str(workdir), "--timings", str(timings)]
     t = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -12,7 +12,7 @@ import pytest
 
 
 @pytest.fixture
-def step_executor(request: pytest.FixtureRequest):
+def harness_step_executor(request: pytest.FixtureRequest):
     if request.node.get_closest_marker("cold_spark"):
         return None
     from harness.emr.connect import ConnectExecutor

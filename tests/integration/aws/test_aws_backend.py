@@ -35,7 +35,7 @@ def test_start_reads_identity_and_names_everything_with_the_run_id(aws_backend_f
 
 def test_the_dags_cluster_request_carries_the_run_tags(aws_backend_factory, dagbag):
     """The Variables the backend sets make pipeline_emr's RunJobFlow tag the cluster."""
-    from harness.dag_testing import emr_request, render_task
+    from harness.airflow.dag_testing import emr_request, render_task
 
     with aws_backend_factory(run_id="feed0001") as aws:
         aws.provision(data=DATA, script=SCRIPT)

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
-def step_executor(spark_connect_server):
+def harness_step_executor(spark_connect_server):
     return ConnectExecutor(server=spark_connect_server)
 
 

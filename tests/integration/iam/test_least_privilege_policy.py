@@ -29,8 +29,8 @@ from types import SimpleNamespace
 import pytest
 from botocore.exceptions import ClientError
 
-from harness.airflow_home import connection_env
-from harness.pipeline_run import PipelineLayout, provision
+from harness.airflow.home import connection_env
+from tests.lesson import PipelineLayout, provision
 
 ROOT = Path(__file__).resolve().parents[3]
 POLICY_PATH = ROOT / "docs" / "iam" / "airflow-emr-policy.json"
@@ -126,7 +126,7 @@ def as_airflow_user(aws, keys):
 
 
 def run_pipeline(aws, keys):
-    from harness.dag_runner import run_dag
+    from harness.airflow.dag_runner import run_dag
 
     return run_dag("pipeline_emr", dags_folder=ROOT / "dags", variables=LAYOUT.variables(),
                    aws=as_airflow_user(aws, keys), poke_interval=0.2, retries=0)

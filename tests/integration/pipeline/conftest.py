@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.pipeline_run import PipelineLayout, provision, read_csv_prefix
+from harness.run_report import read_csv_prefix
+from tests.lesson import PipelineLayout, provision
 
 ROOT = Path(__file__).resolve().parents[3]
 LAYOUT = PipelineLayout(bucket="airflow-emr-it")
@@ -29,7 +30,7 @@ MISSING_INPUT_TIMEOUT = 3
 
 
 @pytest.fixture(scope="session")
-def dags_folder():
+def harness_dags_folder():
     return ROOT / "dags"
 
 
@@ -44,7 +45,7 @@ def pipeline_aws(backend):
 @pytest.fixture
 def run_dag_on(dags_folder):
     """`run(backend, dag_id="pipeline_emr", **kwargs)`: `run_dag` against a backend."""
-    from harness.dag_runner import run_dag
+    from harness.airflow.dag_runner import run_dag
 
     def run(backend, dag_id: str = "pipeline_emr", **kwargs):
         return run_dag(dag_id, backend=backend, dags_folder=dags_folder, **kwargs)

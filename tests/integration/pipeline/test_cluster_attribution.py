@@ -40,7 +40,7 @@ INSTANCES = {"MasterInstanceType": "m5.xlarge", "InstanceCount": 1,
 
 
 @pytest.fixture(scope="session")
-def dags_folder(tmp_path_factory):
+def harness_dags_folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("dags")
     (folder / "make_one_cluster.py").write_text(DAG)
     return folder

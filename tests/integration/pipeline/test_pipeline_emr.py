@@ -96,8 +96,8 @@ def test_happy_path(run_pipeline, pipeline_aws, spark, tmp_path):
 def test_input_missing_fails_before_any_cluster(run_dag_on, backend, isolation):
     import sys
 
-    from harness import dag_runner as runner
-    from harness.pipeline_run import provision
+    from harness.airflow import in_process as runner
+    from tests.lesson import provision
 
     expected = isolation
     if isolation == "auto":

@@ -31,7 +31,7 @@ def test_bad_setting_fails_once_without_retry(run_pipeline, pipeline_aws):
 
 
 def test_run_timeout_ends_a_wait_for_missing_input(dag_runner, emulated_aws):
-    from harness.pipeline_run import provision
+    from tests.lesson import provision
 
     provision(emulated_aws, LAYOUT, data=None, script=None)  # bucket and roles, no input
     events = []
@@ -77,7 +77,7 @@ def test_run_timeout_stops_a_hung_step_and_the_teardown_terminates_the_cluster(
 def test_killed_worker_is_reported_and_its_clusters_terminated(pipeline_aws, dags_folder):
     # The worker is killed the way the parent's timeout backstop kills it, at a known point:
     # while the step sensor waits on a hung step (a timer would make the test depend on speed).
-    from harness.dag_runner import prepare_dag_run
+    from harness.airflow.dag_runner import prepare_dag_run
 
     pipeline_aws.faults.hang_step("processar-vendas-spark")
     events = []

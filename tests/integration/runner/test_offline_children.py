@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.dag_runner import prepare_dag_run
+from harness.airflow.dag_runner import prepare_dag_run
 from harness.endpoint import EmulatedAWS
 
 REAL_KEY = "AKIAREALREALREAL1234"

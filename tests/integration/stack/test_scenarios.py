@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from harness.pipeline_run import PipelineLayout
+from tests.lesson import PipelineLayout
 
 from .conftest import ROOT, RunningStack
 

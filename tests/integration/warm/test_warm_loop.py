@@ -163,9 +163,8 @@ def test_a_run_while_busy_waits_or_is_told(warm, tmp_path):
         assert first.poll() is None, first.stdout.read()
 
         # Not willing to wait: told who holds the services.
-        req = protocol.RunRequest(dag_id="warm_wait", dags_folder=str(dags), data=None,
-                                  script=None, bucket="b", workdir=str(tmp_path / "w"),
-                                  poke_interval=0.2)  # fmt: skip
+        req = protocol.RunRequest(dag_id="warm_wait", dags_folder=str(dags),
+                                  workdir=str(tmp_path / "w"), poke_interval=0.2)
         answers = list(client.request(st, {"op": "run", "request": req.to_dict(),
                                            "wait": False}, timeout=60))  # fmt: skip
         assert [a["type"] for a in answers] == ["busy"]

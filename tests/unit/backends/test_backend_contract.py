@@ -91,7 +91,7 @@ def test_the_amazon_provider_reads_the_endpoints_from_the_connection(monkeypatch
     from airflow.models.connection import Connection
     from airflow.providers.amazon.aws.utils.connection_wrapper import AwsConnectionWrapper
 
-    from harness.dag_runner import _run_env, _spec
+    from harness.airflow.environment import _run_env, _spec
 
     spec, _, _ = _spec("d", "dags", TwoEndpoints())
     conn_json = _run_env(spec)["AIRFLOW_CONN_AWS_DEFAULT"]
@@ -105,7 +105,7 @@ def test_the_amazon_provider_reads_the_endpoints_from_the_connection(monkeypatch
 
 
 def test_an_online_backend_gets_no_dummy_keys():
-    from harness.dag_runner import _run_env, _spec
+    from harness.airflow.environment import _run_env, _spec
 
     class Online(TwoEndpoints):
         offline = False
@@ -125,14 +125,14 @@ def test_an_online_backend_gets_no_dummy_keys():
 
 
 def test_run_dag_refuses_faults_on_a_backend_without_them():
-    from harness.dag_runner import run_dag
+    from harness.airflow.dag_runner import run_dag
 
     with pytest.raises(TypeError, match="needs a backend that can inject faults.*test has none"):
         run_dag("d", backend=TwoEndpoints(), faults=lambda f: None)
 
 
 def test_run_dag_takes_aws_or_backend_not_both():
-    from harness.dag_runner import run_dag
+    from harness.airflow.dag_runner import run_dag
 
     with pytest.raises(TypeError, match="not both"):
         run_dag("d", aws="http://127.0.0.1:1", backend=TwoEndpoints())

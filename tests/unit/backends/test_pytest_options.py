@@ -39,7 +39,7 @@ def test_backend_option_parametrizes_and_names_unknown_backends(pytester):
         import pytest
 
         @pytest.fixture
-        def backend(request):  # no server: only the parametrization is under test
+        def harness_backend(request):  # no server: only the parametrization is under test
             return request.param
 
         def test_x(backend):
@@ -50,3 +50,30 @@ def test_backend_option_parametrizes_and_names_unknown_backends(pytester):
     bad = pytester.runpytest("--backend=embedded,moto", "-p", "no:cacheprovider")
     assert bad.ret != 0
     bad.stderr.fnmatch_lines(["ERROR: --backend: unknown *'moto'*choose from*"])
+
+
+def test_a_users_own_backend_and_spark_fixtures_win_and_are_left_alone(pytester):
+    """A conftest's `backend` and `spark` replace the plugin's aliases for its tests: no
+    parametrization, no JVM, and the plugin's `harness_` fixtures stay reachable."""
+    pytester.makeconftest("""
+        import pytest
+
+        @pytest.fixture
+        def backend():
+            return "my own backend"
+
+        @pytest.fixture
+        def spark():
+            return "my own spark"
+    """)
+    pytester.makepyfile("""
+        def test_mine(backend, spark):
+            assert (backend, spark) == ("my own backend", "my own spark")
+
+        def test_harness_names_still_there(request):
+            for name in ("harness_spark", "harness_backend", "harness_emulated_aws"):
+                assert request._fixturemanager.getfixturedefs(name, request.node)
+    """)
+    result = pytester.runpytest("--backend=embedded,localstack", "-v", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["*test_mine PASSED*", "*test_harness_names_still_there PASSED*"])
+    assert result.ret == 0

@@ -1,4 +1,5 @@
-"""harness.dag_testing on small synthetic DAGs: the helpers work for any DAG, and can fail."""
+"""harness.airflow.dag_testing on small synthetic DAGs: the helpers work for any DAG, and can
+fail."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from airflow.sdk import DAG, BaseOperator
 
-from harness.dag_testing import (
+from harness.airflow.dag_testing import (
     MissingVariableError,
     MissingXComError,
     dag_problems,

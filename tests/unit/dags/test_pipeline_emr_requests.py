@@ -6,7 +6,12 @@ import copy
 
 import pytest
 
-from harness.dag_testing import EmrRequestError, emr_request, render_task, validate_emr_request
+from harness.airflow.dag_testing import (
+    EmrRequestError,
+    emr_request,
+    render_task,
+    validate_emr_request,
+)
 
 XCOMS = {"criar_cluster_emr": "j-FAKECLUSTER", "adicionar_steps_spark": ["s-FIRST"]}
 EMR_TASKS = {

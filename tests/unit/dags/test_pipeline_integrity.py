@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from harness.dag_testing import dag_problems
+from harness.airflow.dag_testing import dag_problems
 
 from .conftest import load_dag_module
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-from harness.dag_testing import render_task
+from harness.airflow.dag_testing import render_task
 from harness.releases import RELEASES, get_release
 
 from .conftest import REPO

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.dag_testing import MissingXComError, render_task, rendered_fields
+from harness.airflow.dag_testing import MissingXComError, render_task, rendered_fields
 
 XCOMS = {"criar_cluster_emr": "j-FAKECLUSTER", "adicionar_steps_spark": ["s-FIRST", "s-SECOND"]}
 SEED_ARGS = [

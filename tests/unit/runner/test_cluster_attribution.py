@@ -9,15 +9,15 @@ from __future__ import annotations
 import pytest
 from botocore.config import Config
 
-from harness import dag_runner
-from harness.dag_runner import DagRunResult, RunAttribution
+from harness.airflow import environment, inspection
+from harness.airflow.dag_runner import DagRunResult, RunAttribution
 
 INSTANCES = {"MasterInstanceType": "m5.xlarge", "InstanceCount": 1,
              "KeepJobFlowAliveWhenNoSteps": True}  # fmt: skip
 
 
-def _spec(url: str) -> dag_runner.RunSpec:
-    spec, _, _ = dag_runner._spec("some_dag", ".", url)
+def _spec(url: str) -> environment.RunSpec:
+    spec, _, _ = environment._spec("some_dag", ".", url)
     return spec
 
 
@@ -29,7 +29,7 @@ def _create(emr, name: str) -> str:
 def _claimed(aws, owner: RunAttribution, url: str) -> list[str]:
     result = DagRunResult(dag_id="d", run_id="r", state="success", task_states={}, durations={},
                           xcoms={})  # fmt: skip
-    dag_runner._inspect_emr(aws, url, aws.region if hasattr(aws, "region") else "us-east-1",
+    inspection._inspect_emr(aws, url, aws.region if hasattr(aws, "region") else "us-east-1",
                             owner, result)  # fmt: skip
     return sorted(c["name"] for c in result.clusters)
 
@@ -44,8 +44,8 @@ def aws(tmp_path):
 
 def test_run_tag_reaches_the_runtime_even_with_an_explicit_botocore_config(aws, monkeypatch):
     spec = _spec(aws.url)
-    owner = dag_runner._attribution(spec, aws, aws.url, "us-east-1")
-    assert owner.app_id and owner.app_id.startswith(dag_runner.RUN_APP_ID_PREFIX)
+    owner = inspection._attribution(spec, aws, aws.url, "us-east-1")
+    assert owner.app_id and owner.app_id.startswith(inspection.RUN_APP_ID_PREFIX)
     assert spec.extra_env["AWS_SDK_UA_APP_ID"] == owner.app_id
     outsider = aws.client("emr")  # created before the run's environment applies
     _create(outsider, "before-the-run")
@@ -65,7 +65,7 @@ def test_back_to_back_runs_claim_only_their_own_clusters(aws, monkeypatch):
     claimed = []
     for name in ("first", "second"):
         spec = _spec(aws.url)
-        owner = dag_runner._attribution(spec, aws, aws.url, "us-east-1")
+        owner = inspection._attribution(spec, aws, aws.url, "us-east-1")
         monkeypatch.setenv("AWS_SDK_UA_APP_ID", spec.extra_env["AWS_SDK_UA_APP_ID"])
         _create(aws.client("emr"), name)
         monkeypatch.delenv("AWS_SDK_UA_APP_ID")
@@ -79,7 +79,7 @@ def test_other_endpoints_use_the_clusters_listed_before_the_run(aws):
     emr = aws.client("emr")
     _create(emr, "older")  # a second ago, say: inside the old one-second window
     spec = _spec(aws.url)
-    owner = dag_runner._attribution(spec, aws.url, aws.url, "us-east-1")  # a URL: no runtime
+    owner = inspection._attribution(spec, aws.url, aws.url, "us-east-1")  # a URL: no runtime
     assert owner.before is not None and len(owner.before) == 1
     _create(emr, "the run's")
     assert _claimed(aws.url, owner, aws.url) == ["the run's"]

@@ -1,4 +1,4 @@
-"""Pure logic of harness.dag_runner / progress / airflow_home: no Airflow import, no server."""
+"""Pure logic of harness.airflow (dag_runner, progress, home): no Airflow import, no server."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness import airflow_home
-from harness.dag_runner import DagRunResult, Override, plan_overrides
-from harness.progress import Recorder, TaskEvent
-from harness.run_bounds import INPUT_SENSOR_TIMEOUT
+from harness.airflow import home as airflow_home
+from harness.airflow.dag_runner import DagRunResult, Override, plan_overrides
+from harness.airflow.progress import Recorder, TaskEvent
+from harness.airflow.run_bounds import INPUT_SENSOR_TIMEOUT
 
 
 # Stand-ins with the attributes plan_overrides reads; class names matter for the step sensor.
@@ -192,7 +192,7 @@ def test_environment_builders(tmp_path):
 
 @pytest.mark.parametrize("bad", ["threads", ""])
 def test_run_dag_rejects_unknown_isolation(bad):
-    from harness.dag_runner import run_dag
+    from harness.airflow.dag_runner import run_dag
 
     with pytest.raises(ValueError, match="isolation"):
         run_dag("x", isolation=bad)

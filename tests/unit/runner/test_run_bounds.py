@@ -1,4 +1,4 @@
-"""Local bounds on waiting (harness.run_bounds) and how waits are reported: no Airflow."""
+"""Local bounds on waiting (harness.airflow.run_bounds) and how waits are reported: no Airflow."""
 
 from __future__ import annotations
 
@@ -8,9 +8,17 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness.dag_runner import DagRunResult, RunSpec, killed_result
-from harness.progress import WAIT_REPORT_EVERY, Recorder, TaskEvent
-from harness.run_bounds import TEARDOWN_GRACE, Deadline, describe_wait, instrument, is_job_sensor
+from harness.airflow.environment import RunSpec
+from harness.airflow.progress import WAIT_REPORT_EVERY, Recorder, TaskEvent
+from harness.airflow.results import DagRunResult
+from harness.airflow.run_bounds import (
+    TEARDOWN_GRACE,
+    Deadline,
+    describe_wait,
+    instrument,
+    is_job_sensor,
+)
+from harness.airflow.worker import killed_result
 
 
 class Clock:
@@ -209,7 +217,7 @@ def test_failure_report_names_what_a_failed_sensor_waited_for():
 def test_cli_bounds_parse_and_reject_nonsense(capsys):
     import argparse
 
-    from harness.pipeline_run import add_arguments
+    from harness.cli.run import add_arguments
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)
@@ -224,7 +232,7 @@ def test_cli_bounds_parse_and_reject_nonsense(capsys):
 
 @pytest.mark.parametrize("bad", [0, -1, float("inf")])
 def test_run_dag_rejects_a_timeout_that_is_not_a_positive_duration(bad):
-    from harness.dag_runner import run_dag
+    from harness.airflow.dag_runner import run_dag
 
     with pytest.raises(ValueError, match="timeout must be a positive number of seconds"):
         run_dag("x", timeout=bad)

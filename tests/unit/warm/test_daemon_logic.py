@@ -80,8 +80,8 @@ def daemon(tmp_path):
 
 
 def _req(tmp_path, dag_id="d", **kw):
-    return protocol.RunRequest(dag_id=dag_id, dags_folder=str(tmp_path), data=None, script=None,
-                               bucket="b", workdir=str(tmp_path / "w"), poke_interval=0.2,
+    return protocol.RunRequest(dag_id=dag_id, dags_folder=str(tmp_path),
+                               workdir=str(tmp_path / "w"), poke_interval=0.2,
                                **kw).to_dict()  # fmt: skip
 
 

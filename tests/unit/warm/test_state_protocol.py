@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import pipeline_run
+from harness.cli import run as pipeline_run
+from harness.config import HarnessConfig, S3Uri, Upload
 from harness.warm import client, procs, protocol, state
 from harness.warm.cli import _duration
 from harness.warm.protocol import ProtocolError, RunRequest
@@ -107,15 +108,23 @@ def _run_args(**kw) -> argparse.Namespace:
     return args
 
 
+def _config(tmp_path, **kw):
+    (tmp_path / "in.csv").write_text("a\n1\n")
+    return HarnessConfig(dag_id="d", dags_folder=Path("dags"),
+                         uploads=(Upload(Path("in.csv"), S3Uri("b", "input/in.csv")),), **kw)
+
+
 def test_a_request_from_args_has_absolute_paths_and_round_trips(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    req = RunRequest.from_args(_run_args(timings="t.json"), {"color": "red"})
+    req = RunRequest.from_args(_run_args(timings="t.json"),
+                               _config(tmp_path, variables={"color": "red"}))
     assert req.dags_folder == str(tmp_path / "dags")
-    assert req.data == str(tmp_path / "data" / "dados_vendas.csv")
+    assert req.uploads == [[str(tmp_path / "in.csv"), "s3://b/input/in.csv"]]
     assert req.timings == str(tmp_path / "t.json")
     assert Path(req.workdir).is_relative_to(tmp_path / ".harness" / "runs")
     assert req.variables == {"color": "red"} and req.client_pid == os.getpid()
     assert RunRequest.from_dict(req.to_dict()) == req
+    assert req.config().uploads == (Upload(tmp_path / "in.csv", S3Uri("b", "input/in.csv")),)
 
 
 @pytest.mark.parametrize(("change", "error"), [
@@ -123,10 +132,11 @@ def test_a_request_from_args_has_absolute_paths_and_round_trips(tmp_path, monkey
     ({"dag_id": ""}, "dag_id must be a non-empty string"),
     ({"variables": {"a": 1}}, "variables must map names to strings"),
     ({"poke_interval": "fast"}, "poke_interval must be a number"),
+    ({"uploads": [["in.csv", "s3://b/k"]]}, "uploads must be"),
     ({"surprise": 1}, "unknown field"),
 ])  # fmt: skip
 def test_a_bad_request_is_refused_with_the_reason(tmp_path, change, error):
-    good = RunRequest.from_args(_run_args(), {}).to_dict()
+    good = RunRequest.from_args(_run_args(), _config(tmp_path)).to_dict()
     with pytest.raises(ProtocolError, match=error):
         RunRequest.from_dict({**good, **change})
 

@@ -36,6 +36,7 @@ __all__ = [
     "airflow_env",
     "connection_env",
     "variables_env",
+    "connections_env",
 ]
 
 DEFAULT_CONN_ID = "aws_default"
@@ -107,6 +108,12 @@ def variables_env(variables: Mapping[str, object] | None) -> dict[str, str]:
         text = json.dumps(value) if isinstance(value, (dict, list)) else str(value)
         env[f"AIRFLOW_VAR_{name.upper()}"] = text
     return env
+
+
+def connections_env(connections: Mapping[str, str] | None) -> dict[str, str]:
+    """``AIRFLOW_CONN_<ID>`` for each connection (a URI or a JSON object, as Airflow reads both)."""
+    return {f"AIRFLOW_CONN_{conn_id.upper()}": value
+            for conn_id, value in (connections or {}).items()}
 
 
 @contextlib.contextmanager

@@ -6,7 +6,7 @@ all applied from outside the DAG (on the loaded DAG's task objects, never in the
 * **Which sensors wait for data** (``is_job_sensor``): sensors that follow a running job (the EMR
   step sensor and its kin) keep the DAG's own timeout, long enough for a real Spark step; every
   other sensor waits for something to *appear* (S3KeySensor and friends) and gets a local bound
-  of ``INPUT_SENSOR_TIMEOUT`` seconds (``plan_overrides`` in ``harness.dag_runner``).
+  of ``INPUT_SENSOR_TIMEOUT`` seconds (``plan_overrides`` in ``harness.airflow.dag_runner``).
 * **What a sensor is waiting for** (``describe_wait``, pure): ``s3://bucket/key (not there)``,
   ``step s-X on j-Y (RUNNING)``, or a generic line for other sensors.
 * **Instrumenting the tasks** (``instrument``): each sensor's ``poke`` is wrapped so that after

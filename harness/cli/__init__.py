@@ -13,12 +13,13 @@ from importlib import import_module
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "serve": (
         "run the offline AWS endpoint (S3, IAM, EMR that runs steps) on 127.0.0.1",
-        "harness.serve",
+        "harness.cli.serve",
         "run",
     ),
     "run": (
-        "run dags/pipeline_emr.py offline (Airflow dag.test() against the emulated EMR)",
-        "harness.pipeline_run",
+        "run a DAG offline (Airflow dag.test() against the emulated AWS), set up from "
+        "[tool.harness] of pyproject.toml",
+        "harness.cli.run",
         "main",
     ),
     "smoke-aws": (

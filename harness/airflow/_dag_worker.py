@@ -1,6 +1,6 @@
 """Subprocess side of ``run_dag(..., isolation="subprocess")`` and ``prepare_dag_run``.
 
-    python -m harness._dag_worker PREPARE_JSON RESULT_JSON EVENTS_FD
+    python -m harness.airflow._dag_worker PREPARE_JSON RESULT_JSON EVENTS_FD
 
 1. Reads PREPARE_JSON (dag id, DAGs folder, Variables) and gets Airflow ready: throw-away home,
    import, Execution API warmed, DAG parsed. This needs no AWS endpoint, so it can overlap with
@@ -32,7 +32,8 @@ def main(argv: list[str]) -> int:
         from harness.guard import install_import_hook
 
         install_import_hook()
-    from harness.dag_runner import RunSpec, _prepare, _run_in_process
+    from harness.airflow.environment import RunSpec
+    from harness.airflow.in_process import _prepare, _run_in_process
 
     prep = json.loads(Path(prepare_path).read_text())
     dag, timings = _prepare(prep["dag_id"], prep["dags_folder"], prep["variables"])

@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # types only: this module imports Airflow lazily
 
     _TI = RuntimeTaskInstance | TaskInstance
 
-__all__ = ["TaskEvent", "Recorder", "format_event", "install"]
+__all__ = ["ProgressCallback", "TaskEvent", "Recorder", "format_event", "install"]
 
 #: State -> marker in progress lines (plain ASCII: logs and CI consoles render it).
 MARKS = {
@@ -81,6 +81,10 @@ def format_event(event: TaskEvent, width: int = 24) -> str:
     if event.error:
         line += f"\n         {event.error}"
     return line.rstrip()
+
+
+#: What ``run_dag(progress=...)`` is called with: one ``TaskEvent`` per state change.
+ProgressCallback = Callable[[TaskEvent], Any]
 
 
 @dataclass

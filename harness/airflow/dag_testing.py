@@ -3,7 +3,8 @@ a fake context, and validate the EMR requests a rendered task will send against 
 
 No scheduler, no metadata DB, no network: Variables and XComs come from dicts you pass in.
 
-    from harness.dag_testing import load_dagbag, render_task, emr_request, validate_emr_request
+    from harness.airflow.dag_testing import (load_dagbag, render_task, emr_request,
+                                             validate_emr_request)
 
     dag = load_dagbag("dags").dags["pipeline_emr"]
     task = render_task(dag, "criar_cluster_emr", variables={"emr_bucket_name": "my-bucket"})
