@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from harness.progress import TaskEvent
+    from harness.airflow.progress import TaskEvent
 
 
 def main(argv: list[str]) -> int:
