@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -133,7 +134,8 @@ class HarnessConfig:
         names = [*self.buckets, *(u.dest.bucket for u in self.uploads)]
         return list(dict.fromkeys(names))
 
-    def with_overrides(self, *, dags_folder: str | Path | None = None, dag_id: str | None = None,
+    def with_overrides(self, *, dags_folder: str | os.PathLike[str] | None = None,
+                       dag_id: str | None = None,
                        uploads: Iterable[Upload] = (), variables: Mapping[str, str] | None = None,
                        connections: Mapping[str, str] | None = None,
                        sensor_timeout: float | None = None,
