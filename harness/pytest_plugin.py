@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:  # types only: the fixtures import these lazily
-    from airflow.models.dagbag import DagBag
+    from airflow.dag_processing.dagbag import DagBag
     from pyspark.sql import SparkSession
 
     from harness.airflow.results import DagRunResult
