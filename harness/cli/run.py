@@ -202,6 +202,7 @@ def _main(args: argparse.Namespace, config: HarnessConfig, out: Out,
         phase("provision")
         out(f"{backend.describe()}; running {config.dag_id} from {config.dags_folder}/ under "
             f"Airflow's dag.test() (workdir {workdir})")
+
         def progress(event: TaskEvent) -> None:  # `out` takes lines, not events
             out(format_event(event))
 

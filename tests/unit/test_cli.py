@@ -45,3 +45,42 @@ def test_a_command_whose_handler_is_missing_is_named_in_the_error(monkeypatch):
     with pytest.raises(LookupError, match="command 'serve': module harness.cli.serve "
                                           "defines none of no_such"):
         cli.build_parser()
+
+
+def test_run_hands_its_out_the_progress_lines_not_the_events(tmp_path, monkeypatch):
+    # `out` takes lines (a warm client's socket, a list in tests); progress callbacks get
+    # TaskEvents. Everything around the run is replaced: only the hand-over is under test.
+    import argparse
+    import contextlib
+
+    from harness.airflow.progress import TaskEvent, format_event
+    from harness.cli import run as cli_run
+
+    event = TaskEvent("criar_cluster", "success", duration=1.5)
+
+    class Prepared:
+        def run(self, *, progress, **kwargs):
+            progress(event)
+            return "result"
+
+    class Backend(contextlib.AbstractContextManager):
+        def __exit__(self, *exc):
+            return None
+
+        def describe(self):
+            return "fake backend"
+
+    monkeypatch.setattr("harness.airflow.dag_runner.prepare_dag_run",
+                        lambda *a, **k: contextlib.nullcontext(Prepared()))
+    monkeypatch.setattr("harness.backends.create_backend", lambda *a, **k: Backend())
+    monkeypatch.setattr("harness.provisioning.provision", lambda *a, **k: None)
+    monkeypatch.setattr("harness.endpoint.console_reports", contextlib.nullcontext)
+    monkeypatch.setattr("harness.run_report.report", lambda *a, **k: 0)
+    parser = argparse.ArgumentParser()
+    cli_run.add_arguments(parser)
+    monkeypatch.chdir(tmp_path)
+    args = parser.parse_args(["--dag-id", "d", "--workdir", str(tmp_path / "w")])
+    lines: list[object] = []
+    assert cli_run._main(args, cli_run.run_config(args), lines.append, []) == 0
+    assert lines[-1] == format_event(event)
+    assert all(isinstance(line, str) for line in lines)
