@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:  # types only: the fixtures import these lazily
-    from airflow.dag_processing.dagbag import DagBag
     from pyspark.sql import SparkSession
 
+    # Through harness.airflow: only it may import Airflow (import-linter, TYPE_CHECKING too).
+    from harness.airflow.dag_testing import DagBag
     from harness.airflow.results import DagRunResult
     from harness.backends.base import Backend
     from harness.config import HarnessConfig
