@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -133,7 +134,8 @@ class HarnessConfig:
         names = [*self.buckets, *(u.dest.bucket for u in self.uploads)]
         return list(dict.fromkeys(names))
 
-    def with_overrides(self, *, dags_folder: str | Path | None = None, dag_id: str | None = None,
+    def with_overrides(self, *, dags_folder: str | os.PathLike[str] | None = None,
+                       dag_id: str | None = None,
                        uploads: Iterable[Upload] = (), variables: Mapping[str, str] | None = None,
                        connections: Mapping[str, str] | None = None,
                        sensor_timeout: float | None = None,
@@ -165,7 +167,7 @@ def load_config(path: str | Path | None = None, *, cwd: str | Path | None = None
     A ``path`` that does not exist or has no table, invalid TOML, or an invalid key:
     ``ConfigError``."""
     explicit = path is not None
-    file = Path(path) if explicit else Path(cwd or Path.cwd(), "pyproject.toml")
+    file = Path(path) if path is not None else Path(cwd or Path.cwd(), "pyproject.toml")
     if not file.is_file():
         if explicit:
             raise ConfigError(f"--config {file}: no such file")
@@ -212,12 +214,12 @@ def config_from_table(table: Any, *, base: Path, source: Path | None = None) -> 
 
     fields_: dict[str, Any] = {"source": source}
     if "dags_folder" in table:
-        expect("dags_folder", isinstance(table["dags_folder"], str) and table["dags_folder"])
+        expect("dags_folder", isinstance(table["dags_folder"], str) and table["dags_folder"] != "")
         fields_["dags_folder"] = base / table["dags_folder"]
     else:
         fields_["dags_folder"] = base / "dags"
     if "dag_id" in table:
-        expect("dag_id", isinstance(table["dag_id"], str) and table["dag_id"])
+        expect("dag_id", isinstance(table["dag_id"], str) and table["dag_id"] != "")
         fields_["dag_id"] = table["dag_id"]
     if "buckets" in table:
         buckets = table["buckets"]

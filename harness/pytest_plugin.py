@@ -13,13 +13,26 @@ fixtures use, override the ``harness_`` name: ``harness_step_executor``, ``harne
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # types only: the fixtures import these lazily
     from pyspark.sql import SparkSession
+
+    # Through harness.airflow: only it may import Airflow (import-linter, TYPE_CHECKING too).
+    from harness.airflow.dag_testing import DagBag
+    from harness.airflow.results import DagRunResult
+    from harness.backends.base import Backend
+    from harness.config import HarnessConfig
+    from harness.emr.connect import SparkConnectServer
+    from harness.emr.executors import StepExecutor
+    from harness.endpoint import EmulatedAWS
+    from harness.warm.session import WarmSession
+
+    DagRunner = Callable[..., DagRunResult]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -161,7 +174,7 @@ def harness_spark() -> Iterator[SparkSession]:
 
 
 @pytest.fixture(scope="session")
-def harness_config(pytestconfig: pytest.Config):
+def harness_config(pytestconfig: pytest.Config) -> HarnessConfig:
     """The `[tool.harness]` table of `<rootdir>/pyproject.toml` as a `harness.config.HarnessConfig`
     (defaults without one): `harness.provisioning.provision(emulated_aws, harness_config)` sets
     up what `python -m harness run` would."""
@@ -171,14 +184,14 @@ def harness_config(pytestconfig: pytest.Config):
 
 
 @pytest.fixture(scope="session")
-def harness_dags_folder(harness_config):
+def harness_dags_folder(harness_config: HarnessConfig) -> Path:
     """The folder `harness_dagbag` and `harness_dag_runner` use: `[tool.harness]` dags_folder,
     else `<rootdir>/dags`. Override this fixture (the `harness_` name) to point them elsewhere."""
     return harness_config.dags_folder
 
 
 @pytest.fixture(scope="session")
-def harness_dagbag(harness_dags_folder):
+def harness_dagbag(harness_dags_folder: Path) -> DagBag:
     """The DagBag of `harness_dags_folder`, parsed once per session (no DB, no scheduler)."""
     from harness.airflow.dag_testing import load_dagbag
 
@@ -186,7 +199,7 @@ def harness_dagbag(harness_dags_folder):
 
 
 @pytest.fixture(scope="session")
-def harness_spark_connect_server():
+def harness_spark_connect_server() -> Iterator[SparkConnectServer]:
     """One warm local Spark Connect server for the test session (see harness.emr.connect)."""
     from harness.emr.connect import SparkConnectServer
 
@@ -195,7 +208,7 @@ def harness_spark_connect_server():
 
 
 @pytest.fixture
-def harness_step_executor():
+def harness_step_executor() -> StepExecutor | None:
     """How `harness_emulated_aws` runs step commands; None means local `spark-submit`
     subprocesses.
 
@@ -211,7 +224,8 @@ def harness_step_executor():
 
 
 @pytest.fixture
-def harness_emulated_aws(tmp_path, harness_step_executor):
+def harness_emulated_aws(tmp_path: Path, harness_step_executor: StepExecutor | None
+                         ) -> Iterator[EmulatedAWS]:  # fmt: skip
     """An `EmulatedAWS` on a free loopback port for one test, with AWS_ENDPOINT_URL, dummy
     credentials and the region set in the environment (and real profiles hidden). Every
     cluster is terminated and every step process killed when the test ends."""
@@ -231,7 +245,8 @@ def harness_emulated_aws(tmp_path, harness_step_executor):
 
 
 @pytest.fixture
-def harness_backend(request: pytest.FixtureRequest, tmp_path, harness_step_executor):
+def harness_backend(request: pytest.FixtureRequest, tmp_path: Path,
+                    harness_step_executor: StepExecutor | None) -> Iterator[Backend]:
     """A started backend for one test, parametrized over `--backend` (each test runs once per
     backend; ids `[embedded]`, `[localstack]` ...). Its `env()` is set in the environment (real
     profiles hidden). A backend that cannot run here skips the test with the exact reason;
@@ -264,7 +279,8 @@ def harness_backend(request: pytest.FixtureRequest, tmp_path, harness_step_execu
 
 
 @pytest.fixture
-def harness_dag_runner(harness_emulated_aws, harness_dags_folder):
+def harness_dag_runner(harness_emulated_aws: EmulatedAWS, harness_dags_folder: Path
+                       ) -> DagRunner:  # fmt: skip
     """`run(dag_id, **kwargs) -> DagRunResult`: `harness.airflow.dag_runner.run_dag` bound to this
     test's `harness_emulated_aws` and `harness_dags_folder` (both overridable per call).
 
@@ -278,7 +294,7 @@ def harness_dag_runner(harness_emulated_aws, harness_dags_folder):
     """
     from harness.airflow.dag_runner import run_dag
 
-    def run(dag_id: str, **kwargs):
+    def run(dag_id: str, **kwargs: Any) -> DagRunResult:
         kwargs.setdefault("aws", harness_emulated_aws)
         kwargs.setdefault("dags_folder", harness_dags_folder)
         return run_dag(dag_id, **kwargs)
@@ -287,7 +303,7 @@ def harness_dag_runner(harness_emulated_aws, harness_dags_folder):
 
 
 @pytest.fixture(scope="session")
-def harness_warm_services(tmp_path_factory):
+def harness_warm_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WarmSession]:
     """Warm services (`python -m harness up`: Airflow, the emulated AWS, Spark Connect) for the
     whole session, stopped at its end; a `harness.warm.session.WarmSession`::
 
@@ -309,54 +325,55 @@ def harness_warm_services(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def spark(harness_spark):
+def spark(harness_spark: SparkSession) -> SparkSession:
     """Alias of `harness_spark`: one local[2] SparkSession for the session."""
     return harness_spark
 
 
 @pytest.fixture(scope="session")
-def dags_folder(harness_dags_folder):
+def dags_folder(harness_dags_folder: Path) -> Path:
     """Alias of `harness_dags_folder` (override that one to move the harness's fixtures)."""
     return harness_dags_folder
 
 
 @pytest.fixture(scope="session")
-def dagbag(harness_dagbag):
+def dagbag(harness_dagbag: DagBag) -> DagBag:
     """Alias of `harness_dagbag`: the DagBag of `harness_dags_folder`, parsed once."""
     return harness_dagbag
 
 
 @pytest.fixture(scope="session")
-def spark_connect_server(harness_spark_connect_server):
+def spark_connect_server(harness_spark_connect_server: SparkConnectServer
+                         ) -> SparkConnectServer:  # fmt: skip
     """Alias of `harness_spark_connect_server`."""
     return harness_spark_connect_server
 
 
 @pytest.fixture
-def step_executor(harness_step_executor):
+def step_executor(harness_step_executor: StepExecutor | None) -> StepExecutor | None:
     """Alias of `harness_step_executor` (override that one to change `emulated_aws`)."""
     return harness_step_executor
 
 
 @pytest.fixture
-def emulated_aws(harness_emulated_aws):
+def emulated_aws(harness_emulated_aws: EmulatedAWS) -> EmulatedAWS:
     """Alias of `harness_emulated_aws`: an EmulatedAWS for one test, env set."""
     return harness_emulated_aws
 
 
 @pytest.fixture
-def backend(harness_backend):
+def backend(harness_backend: Backend) -> Backend:
     """Alias of `harness_backend`: a started backend per `--backend` name."""
     return harness_backend
 
 
 @pytest.fixture
-def dag_runner(harness_dag_runner):
+def dag_runner(harness_dag_runner: DagRunner) -> DagRunner:
     """Alias of `harness_dag_runner`: `run_dag` bound to this test's emulator."""
     return harness_dag_runner
 
 
 @pytest.fixture(scope="session")
-def warm_services(harness_warm_services):
+def warm_services(harness_warm_services: WarmSession) -> WarmSession:
     """Alias of `harness_warm_services`."""
     return harness_warm_services

@@ -16,12 +16,20 @@ from harness.airflow.results import ACTIVE_CLUSTER_STATES, DagRunResult
 __all__ = ["RUN_APP_ID_PREFIX", "RunAttribution"]
 
 
-def _client(aws: Any, service: str, url: str, region: str) -> Any:
+def _client(aws: Any, service: str, url: str | None, region: str) -> Any:
+    """A client from ``aws`` itself (a backend, an EmulatedAWS), else one aimed at ``url``.
+    ``url`` is None only for backends (the aws backend has no endpoint URL), which make their
+    own clients; without either, boto3 would aim dummy credentials at real AWS: refuse."""
     if hasattr(aws, "client"):
         return aws.client(service)
+    if url is None:
+        raise ValueError(f"cannot inspect {service}: {aws!r} makes no clients and there is "
+                         "no endpoint URL")
     import boto3
 
-    return boto3.client(service, endpoint_url=url, region_name=region,
+    # types-boto3 types client() for literal service names only; this one is "emr" or "s3".
+    return boto3.client(service, endpoint_url=url,  # type: ignore[call-overload]
+                        region_name=region,
                         aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
@@ -78,7 +86,7 @@ def _run_cluster_ids(aws: Any, emr: Any, owner: RunAttribution) -> set[str]:
     return set(_cluster_ids(emr)) - set(owner.before or ())
 
 
-def _inspect(aws: Any, url: str, region: str, owner: RunAttribution,
+def _inspect(aws: Any, url: str | None, region: str, owner: RunAttribution,
              result: DagRunResult) -> None:  # fmt: skip
     t = time.perf_counter()
     _inspect_emr(aws, url, region, owner, result)
@@ -86,7 +94,8 @@ def _inspect(aws: Any, url: str, region: str, owner: RunAttribution,
     result.timings["inspect"] = time.perf_counter() - t
 
 
-def _inspect_s3(aws: Any, url: str, region: str, result: DagRunResult, limit: int = 1000) -> None:
+def _inspect_s3(aws: Any, url: str | None, region: str, result: DagRunResult,
+                limit: int = 1000) -> None:
     """``s3_keys``: what the emulated S3 holds after the run (up to ``limit`` keys a bucket)."""
     s3 = _client(aws, "s3", url, region)
     for bucket in s3.list_buckets().get("Buckets", []):
@@ -103,7 +112,7 @@ def _inspect_s3(aws: Any, url: str, region: str, result: DagRunResult, limit: in
 STEP_PROBLEM_STATES = ["FAILED", "CANCELLED", "INTERRUPTED"]
 
 
-def _inspect_emr(aws: Any, url: str, region: str, owner: RunAttribution,
+def _inspect_emr(aws: Any, url: str | None, region: str, owner: RunAttribution,
                  result: DagRunResult) -> None:  # fmt: skip
     """Fill ``clusters`` (created by this run) and ``step_failures`` from the emulator."""
     emr = _client(aws, "emr", url, region)
@@ -156,7 +165,7 @@ def _tail(path: Path, lines: int = 20) -> str | None:
         return None
 
 
-def _after_kill(aws: Any, url: str, region: str, owner: RunAttribution,
+def _after_kill(aws: Any, url: str | None, region: str, owner: RunAttribution,
                 result: DagRunResult) -> None:
     """A killed worker ran no teardown: terminate the clusters this run created."""
     if not (result.timed_out and result.timed_out.get("how") == "worker killed"):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import import_module
+from types import ModuleType
 
 # name -> (help, module, handler). A command's module provides `add_<name>_arguments(parser)`
 # (or `add_arguments(parser)`) and the handler `(args) -> exit code`. Modules are imported
@@ -60,9 +61,20 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (help_, module_name, handler) in COMMANDS.items():
         module = import_module(module_name)
         p = sub.add_parser(name, help=help_, description=help_)
-        getattr(module, f"add_{name}_arguments", getattr(module, "add_arguments", None))(p)
-        p.set_defaults(handler=getattr(module, handler))
+        _command_function(module, name, f"add_{name}_arguments", "add_arguments")(p)
+        p.set_defaults(handler=_command_function(module, name, handler))
     return parser
+
+
+def _command_function(module: ModuleType, command: str, *names: str) -> Callable[..., object]:
+    """The first of `names` that `module` defines, or an error naming the command and module,
+    so a broken entry in COMMANDS fails where it is, not as "'NoneType' is not callable"."""
+    for attr in names:
+        found = getattr(module, attr, None)
+        if callable(found):
+            return found
+    raise LookupError(f"command {command!r}: module {module.__name__} defines none of "
+                      f"{', '.join(names)} (see COMMANDS in harness/cli/__init__.py)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

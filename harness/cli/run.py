@@ -152,6 +152,7 @@ def _main(args: argparse.Namespace, config: HarnessConfig, out: Out,
         phases[name] = time.perf_counter() - t0 - sum(phases.values())
 
     from harness.airflow.dag_runner import prepare_dag_run
+    from harness.airflow.progress import TaskEvent, format_event
     from harness.backends import BackendUnavailable, create_backend
     from harness.provisioning import provision
     from harness.run_report import report, write_timings
@@ -201,8 +202,12 @@ def _main(args: argparse.Namespace, config: HarnessConfig, out: Out,
         phase("provision")
         out(f"{backend.describe()}; running {config.dag_id} from {config.dags_folder}/ under "
             f"Airflow's dag.test() (workdir {workdir})")
+
+        def progress(event: TaskEvent) -> None:  # `out` takes lines, not events
+            out(format_event(event))
+
         result = prepared.run(backend=backend, poke_interval=args.poke_interval,
-                              deferrable=args.deferrable, progress=out,
+                              deferrable=args.deferrable, progress=progress,
                               echo_logs=args.echo_logs, connections=config.connections,
                               sensor_timeout=config.sensor_timeout, timeout=config.timeout)
         phase("run_dag")

@@ -17,7 +17,7 @@ import datetime as _dt
 import fnmatch
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -201,7 +201,7 @@ class FsShell:
         name, args = argv[0][1:], list(argv[1:])
         if name not in self.COMMANDS:
             return self._usage(f"-{name}: Unknown command")
-        flags = set()
+        flags: set[str] = set()
         while args and args[0].startswith("-") and len(args[0]) > 1:
             opt = args.pop(0)
             if opt not in self.LONG_FLAGS:  # -skipTrash is one flag, not nine letters
@@ -227,7 +227,7 @@ class FsShell:
             raise FsError(f"`{path}': No such file or directory")
         return found
 
-    def _each(self, name: str, paths: list[str], fn) -> int:
+    def _each(self, name: str, paths: list[str], fn: Callable[[str], object]) -> int:
         """Run fn on every path; report each failure like FsShell, exit 1 if any failed."""
         rc = 0
         for p in paths:

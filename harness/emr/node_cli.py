@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from harness.emr.node_commands import (
     ENV_CONFIGURATIONS,
@@ -103,7 +104,7 @@ def _spark(command: str, args: list[str]) -> int:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _s3():
+def _s3() -> Any:  # boto3's S3 client (types-boto3 has no S3 model installed here)
     import boto3
 
     return boto3.session.Session().client("s3")

@@ -93,3 +93,10 @@ def test_user_agent_app_id_parsing():
     assert app_id_of(ua) == "harness-run-0123456789ab"
     assert app_id_of("Boto3/1.40.0 md/Botocore#1.40.0") is None
     assert app_id_of("") is None
+
+
+def test_inspection_without_a_client_maker_or_an_endpoint_refuses_rather_than_reach_aws():
+    # boto3 with endpoint_url=None would aim the dummy credentials at real AWS.
+    with pytest.raises(ValueError, match=r"cannot inspect emr: None makes no clients and there "
+                                         r"is no endpoint URL"):
+        inspection._client(None, "emr", None, "us-east-1")
