@@ -138,8 +138,9 @@ class EmulatedAWS:
         )
         from werkzeug.serving import make_server
 
-        from harness import moto_tuning, s3_streaming
+        from harness import boto_models, moto_tuning, s3_streaming
 
+        boto_models.install()  # every later botocore session reuses the parsed service models
         moto_tuning.install()  # a fresh account's first request no longer costs seconds
         s3_streaming.install()  # large objects: GETs and multipart joins stream from disk
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no per-request log lines
@@ -169,14 +170,6 @@ class EmulatedAWS:
             base_env=offline_env(base_env, endpoints=self.env(), files=self._offline_files,
                                  guard=self._guard is not None),
             s3_endpoint_url=self.s3_endpoint_url,
-        )
-        # The runtime's S3 client (it would build one from a new session, parsing the S3 model
-        # again: seconds per endpoint on this machine), from the shared model loader; made
-        # here, in the installing thread, as runtime._s3client requires.
-        self._runtime._s3 = _boto3_session().client(
-            "s3", endpoint_url=self._runtime.s3_endpoint_url, region_name=self.region,
-            aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         )
         self._runtime.install()
         self._reset_moto()  # a fresh account: nothing left from an earlier EmulatedAWS
@@ -341,7 +334,9 @@ class EmulatedAWS:
         }
         with self._session_lock:
             if self._session is None:
-                self._session = _boto3_session()
+                import boto3
+
+                self._session = boto3.session.Session()  # one model cache for all clients
             return self._session.client(service, **params)
 
     def step_dir(self, cluster_id: str, step_id: str) -> Path:
@@ -369,27 +364,6 @@ class EmulatedAWS:
     def active_clusters(self) -> list[str]:
         """Ids of clusters not yet TERMINATED / TERMINATED_WITH_ERRORS."""
         return [r.id for r in self._require().clusters() if r.state.is_active]
-
-
-_loader_lock = threading.Lock()
-_shared_loader: Any = None
-
-
-def _boto3_session() -> Any:
-    """A new boto3 session whose service models come from a loader shared by the process: a
-    session's first client of a service parses that service's model (about a second for S3);
-    the models are read-only, so every endpoint after the first skips that."""
-    global _shared_loader
-    import boto3
-    import botocore.session
-
-    core = botocore.session.get_session()
-    with _loader_lock:
-        if _shared_loader is None:
-            _shared_loader = core.get_component("data_loader")
-        else:
-            core.register_component("data_loader", _shared_loader)
-    return boto3.session.Session(botocore_session=core)
 
 
 #: The error a request gets when a Python warning was raised as an exception in its handler.

@@ -1,0 +1,103 @@
+"""Peak RSS of a process hosting the emulated S3 while a file goes in and out through boto3.
+
+    python tests/benchmarks/s3_memory.py [--mib 40 --mib 400] [--moto-only]
+
+Per size, in a fresh child process each (VmHWM is per process): an `EmulatedAWS`, then
+`upload_file` (multipart, 8 MiB parts, 10 threads), `download_file` (ranged GETs, 10 threads)
+and one ranged `get_object`, the bytes checked by SHA-256. Prints the peak RSS before and after
+the transfers. `--moto-only` skips `harness.s3_streaming` (moto's own whole-object paths), to
+compare. Prints numbers; asserts nothing about them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+MIB = 1024 * 1024
+
+
+def _vm_hwm_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(MIB):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def child(mib: int, moto_only: bool) -> dict:
+    sys.path.insert(0, str(ROOT))
+    if moto_only:
+        from harness import s3_streaming
+
+        s3_streaming.install = lambda: None  # moto's own paths, for comparison
+    from harness.endpoint import EmulatedAWS
+
+    with tempfile.TemporaryDirectory(prefix="s3-memory-") as tmp:
+        src, dst = Path(tmp, "in.bin"), Path(tmp, "out.bin")
+        with src.open("wb") as f:
+            for _ in range(mib):
+                f.write(os.urandom(MIB))
+        with EmulatedAWS(workdir=Path(tmp, "aws")) as aws:
+            s3 = aws.client("s3")
+            s3.create_bucket(Bucket="memory-bench")
+            base = _vm_hwm_mib()
+            t = time.perf_counter()
+            s3.upload_file(str(src), "memory-bench", "in.bin")
+            upload_s, after_upload = time.perf_counter() - t, _vm_hwm_mib()
+            t = time.perf_counter()
+            s3.download_file("memory-bench", "in.bin", str(dst))
+            download_s = time.perf_counter() - t
+            ranged = s3.get_object(Bucket="memory-bench", Key="in.bin",
+                                   Range=f"bytes=0-{MIB - 1}")["Body"].read()  # fmt: skip
+            assert len(ranged) == MIB
+            same = _sha256(src) == _sha256(dst)
+            return {"mib": mib, "moto_only": moto_only, "base_mib": base,
+                    "after_upload_mib": after_upload, "peak_mib": _vm_hwm_mib(),
+                    "upload_s": upload_s, "download_s": download_s, "same_bytes": same}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mib", type=int, action="append", help="object size (default 40, 400)")
+    parser.add_argument("--moto-only", action="store_true")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    sizes = args.mib or [40, 400]
+    if args.child:
+        print(json.dumps(child(sizes[0], args.moto_only)))
+        return 0
+    print(f"load average {os.getloadavg()[0]:.1f}; "
+          f"{'moto only' if args.moto_only else 'with harness.s3_streaming'}")  # fmt: skip
+    for mib in sizes:
+        argv = [sys.executable, __file__, "--child", "--mib", str(mib)]
+        argv += ["--moto-only"] if args.moto_only else []
+        out = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=ROOT)
+        if out.returncode != 0:
+            print(out.stdout + out.stderr)
+            return 1
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"{mib:6d} MiB object: peak RSS {r['peak_mib']:7.0f} MiB (before transfers "
+              f"{r['base_mib']:.0f}, after upload {r['after_upload_mib']:.0f}); upload "
+              f"{r['upload_s']:.1f} s, download {r['download_s']:.1f} s; "
+              f"bytes {'identical' if r['same_bytes'] else 'DIFFERENT'}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
