@@ -21,7 +21,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Final
 
 from harness.emr.executors import StepExecutor
 from harness.emr.faults import Faults, ThrottleMiddleware, error_response
@@ -34,7 +34,7 @@ log = logging.getLogger("harness.emr")
 
 NO_DELAYS = LifecycleDelays()
 _MISSING = object()
-_MANAGED_POLICIES = "load_aws_managed_policies"
+_MANAGED_POLICIES: Final = "load_aws_managed_policies"
 
 __all__ = ["ENV_UNSET", "EmulatedAWS", "LifecycleDelays", "console_reports"]
 
@@ -272,14 +272,16 @@ class EmulatedAWS:
 
         with backend_lock:
             kept = []
-            for backend in BackendDict._instances:
+            # `_instances` is a class-level registry (typed as a generic instance variable).
+            instances: list[Any] = vars(BackendDict)["_instances"]
+            for backend in instances:
                 if getattr(backend, "service_name", None) == "ec2":
                     kept.append(backend)
                     continue
                 for account_specific in backend.values():
                     account_specific.reset()
                 backend.clear()
-            BackendDict._instances[:] = kept
+            instances[:] = kept
         reset_model_data()
 
     # -- reading -----------------------------------------------------------------------------

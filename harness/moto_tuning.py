@@ -50,7 +50,7 @@ def install() -> None:
                 policies = original_init_aws(self)  # [] when off
             else:
                 policies = [
-                    models.AWSManagedPolicy(
+                    models.AWSManagedPolicy(  # type: ignore[abstract]  # moto's CloudFormation mixin's abstract hooks; moto builds these objects the same way
                         name, account_id=self.account_id, region=self.region_name,
                         default_version_id=data.get("DefaultVersionId"), path=data.get("Path"),
                         document=document, create_date=_date(data["CreateDate"]),
@@ -75,10 +75,14 @@ def install() -> None:
 
             return property(get, set_)
 
-        backend._init_aws_policies = init_lazily
-        backend._init_managed_policies = init_lazily
-        backend.aws_managed_policies = lazy_attribute(_AWS_KEY)
-        backend.managed_policies = lazy_attribute(_MANAGED_KEY)
+        patches = {  # moto's class, patched for the process (a table: no per-line ignores)
+            "_init_aws_policies": init_lazily,
+            "_init_managed_policies": init_lazily,
+            "aws_managed_policies": lazy_attribute(_AWS_KEY),
+            "managed_policies": lazy_attribute(_MANAGED_KEY),
+        }
+        for name, value in patches.items():
+            setattr(backend, name, value)
         _installed = True
 
 

@@ -84,14 +84,13 @@ def install() -> None:
             return
         from moto.s3 import models, responses
 
-        value = models.FakeKey.value
+        value: Any = vars(models.FakeKey)["value"]  # the property object itself
 
         def streamed_value(key: Any) -> Any:
             if getattr(_in_get, "active", False) and key.size >= STREAM_MIN_BYTES:
                 return KeyBody(key)
             return value.fget(key)
 
-        models.FakeKey.value = property(streamed_value, value.fset)
 
         get_object = responses.S3Response.get_object
 
@@ -103,8 +102,11 @@ def install() -> None:
             finally:
                 _in_get.active = False
 
-        responses.S3Response.get_object = get_object_streamed
-        models.FakeMultipart.complete = _complete_on_disk(models)
+        # moto's classes, patched for the process. In this order: `_complete_on_disk` wraps the
+        # setter of the (already patched) FakeKey.value.
+        models.FakeKey.value = property(streamed_value, value.fset)  # type: ignore[method-assign,assignment]  # a patch
+        responses.S3Response.get_object = get_object_streamed  # type: ignore[method-assign]  # a patch
+        models.FakeMultipart.complete = _complete_on_disk(models)  # type: ignore[method-assign]  # a patch
         _installed = True
 
 
@@ -123,8 +125,6 @@ class _JoinedFile:
 
 def _complete_on_disk(models: Any) -> Any:
     """moto's `FakeMultipart.complete`, with the joined object in a temporary file."""
-    import codecs
-
     original = models.FakeMultipart.complete
     value_property = models.FakeKey.value
 
@@ -146,7 +146,6 @@ def _complete_on_disk(models: Any) -> Any:
             return original(self, iter(parts))
         checksum_algo = self.metadata.get("x-amz-checksum-algorithm")
         checksum_type = self.metadata.get("x-amz-checksum-type")
-        decode_hex = codecs.getdecoder("hex_codec")
         md5s = bytearray()
         checksum = _ChecksumBuilder(models, checksum_algo, checksum_type)
         joined = tempfile.TemporaryFile()
@@ -163,7 +162,7 @@ def _complete_on_disk(models: Any) -> Any:
                     raise models.InvalidPart()
                 if last is not None and last.contentsize < models.S3_UPLOAD_PART_MIN_SIZE:
                     raise models.EntityTooSmall()
-                md5s.extend(decode_hex(part_etag)[0])
+                md5s.extend(bytes.fromhex(part_etag))
                 with part.lock:
                     part._value_buffer.seek(0)
                     shutil.copyfileobj(part._value_buffer, joined, CHUNK_BYTES)
