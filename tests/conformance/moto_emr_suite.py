@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -41,9 +42,37 @@ DIVERGENCES: dict[str, str] = {
         "ReadyDateTime (as on EMR); moto marks every cluster ready at creation"
     ),
 }
-#: Divergences that depend on timing (here: whether a cluster reached WAITING before the test
-#: terminated it): passing is not a stale entry.
-TIMING_DEPENDENT = {"test_list_clusters"}
+#: A cluster boots asynchronously (STARTING -> BOOTSTRAPPING -> WAITING in a few ms here,
+#: minutes on EMR); moto makes it WAITING inside RunJobFlow. Tests that look at a cluster right
+#: after creating it pass or fail by timing.
+_BOOTS_ASYNC = (
+    "checks WAITING right after RunJobFlow: on EMR (and here) a new cluster is STARTING first; "
+    "the emulator's boot takes milliseconds, so this passes or fails by timing"
+)
+for _name in ("test_describe_job_flows", "test_describe_job_flow", "test_run_job_flow",
+              "test_run_job_flow_with_step_concurrency", "test_modify_cluster",
+              "test_terminate_job_flows"):
+    DIVERGENCES[_name] = _BOOTS_ASYNC
+DIVERGENCES["test_steps"] = (
+    "expects its first step RUNNING right after AddJobFlowSteps; the step is a `hadoop-streaming` "
+    "command, which the emulator does not run (it fails the step with what to do instead) and "
+    "the cluster may still be booting: RUNNING, PENDING or FAILED by timing"
+)
+_EARLY_STATE = r"assert '(STARTING|BOOTSTRAPPING)' == 'WAITING'"
+#: Divergences that depend on timing: passing is not a stale entry, and a failure counts as the
+#: divergence only when its message is the expected one (anything else is unexpected).
+TIMING_DEPENDENT: dict[str, str] = {
+    # whether each cluster reached WAITING before the test terminated it
+    "test_list_clusters": rf"KeyError: 'ReadyDateTime'|{_EARLY_STATE}",
+    "test_describe_job_flows": _EARLY_STATE,
+    "test_describe_job_flow": _EARLY_STATE,
+    "test_run_job_flow": _EARLY_STATE,
+    "test_run_job_flow_with_step_concurrency": _EARLY_STATE,
+    "test_modify_cluster": _EARLY_STATE,
+    "test_terminate_job_flows": _EARLY_STATE,
+    # moto's `assert (state == "RUNNING" if idx == 0 else "PENDING")` reports only this
+    "test_steps": r"^assert False$",
+}
 
 
 def moto_sdist() -> tuple[str, str, str]:
@@ -139,7 +168,11 @@ def main() -> int:
         proc.terminate()
         proc.wait(timeout=30)
     seen = results(junit)
-    unexpected = {n: d for n, (o, d) in seen.items() if o == "failed" and n not in DIVERGENCES}
+    unexpected = {
+        n: d for n, (o, d) in seen.items()
+        if o == "failed" and (n not in DIVERGENCES
+                              or (n in TIMING_DEPENDENT and not re.search(TIMING_DEPENDENT[n], d)))
+    }
     stale = [n for n in DIVERGENCES
              if seen.get(n, ("",))[0] == "passed" and n not in TIMING_DEPENDENT]
     counts = {o: sum(1 for v in seen.values() if v[0] == o) for o in ("passed", "failed",
@@ -147,7 +180,7 @@ def main() -> int:
     print(f"\nmoto {moto_sdist()[0]} {MODULE} against the emulator: {counts}")
     for name, (outcome, detail) in sorted(seen.items()):
         if outcome != "passed":
-            why = DIVERGENCES.get(name, "UNEXPECTED: " + detail)
+            why = ("UNEXPECTED: " + detail) if name in unexpected else DIVERGENCES[name]
             print(f"  {outcome:7} {name}: {why}")
     for name in stale:
         print(f"  STALE   {name}: listed as a divergence but passes")
