@@ -183,21 +183,31 @@ def split_spark_submit(args: Sequence[str]) -> tuple[list[tuple[str, str | None]
     return options, rest[0], rest[1:]
 
 
+def _valued_option(args: Sequence[str], i: int) -> tuple[str, str, int] | None:
+    """The spark-submit option that takes a value at `args[i]` (`--opt=value` or `--opt value`):
+    (option, value, how many arguments it spans), or None when `args[i]` is not one."""
+    a = args[i]
+    if a.startswith("--") and "=" in a:
+        opt, val = a.split("=", 1)
+        return (opt, val, 1) if opt in _OPTS_WITH_VALUE else None
+    if a not in _OPTS_WITH_VALUE:
+        return None
+    if i + 1 >= len(args):
+        raise UnsupportedStepError(f"spark-submit option {a} has no value")
+    return a, args[i + 1], 2
+
+
 def _split_options(args: Sequence[str]) -> tuple[list[tuple[str, str | None]], list[str]]:
     """spark-submit options up to the first positional argument, and the rest."""
     options: list[tuple[str, str | None]] = []
     i = 0
     while i < len(args):
         a = args[i]
-        if a.startswith("--") and "=" in a and a.split("=", 1)[0] in _OPTS_WITH_VALUE:
-            opt, val = a.split("=", 1)
+        valued = _valued_option(args, i)
+        if valued is not None:
+            opt, val, taken = valued
             options.append((opt, val))
-            i += 1
-        elif a in _OPTS_WITH_VALUE:
-            if i + 1 >= len(args):
-                raise UnsupportedStepError(f"spark-submit option {a} has no value")
-            options.append((a, args[i + 1]))
-            i += 2
+            i += taken
         elif a.startswith("-"):
             options.append((a, None))  # a flag such as --verbose, --supervise
             i += 1
@@ -357,12 +367,11 @@ def _split_spark_sql(args: Sequence[str]) -> tuple[list[tuple[str, str | None]],
     i = 0
     while i < len(args):
         a = args[i]
-        if a.startswith("--") and "=" in a and a.split("=", 1)[0] in _OPTS_WITH_VALUE:
-            opt, val = a.split("=", 1)
+        valued = None if a == "-c" else _valued_option(args, i)  # -c is not --conf here
+        if valued is not None:
+            opt, val, taken = valued
             options.append((opt, val))
-        elif a in _OPTS_WITH_VALUE and a != "-c" and i + 1 < len(args):
-            options.append((a, args[i + 1]))
-            i += 1
+            i += taken - 1
         elif a in ("-e", "-f", "-i", "--hiveconf", "--hivevar", "-d", "--define", "--database"):
             rest += args[i : i + 2]
             i += 1

@@ -4,27 +4,19 @@ from __future__ import annotations
 
 import io
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from harness.emr.hadoop_fs import FsShell, S3DistCp
 
 
 @pytest.fixture
-def s3(monkeypatch):
-    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                 "AWS_DEFAULT_REGION": "us-east-1"}.items():  # fmt: skip
-        monkeypatch.setenv(k, v)
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket="bkt")
-        objects = {"in/a.csv": b"1\n", "in/b.csv": b"22\n", "in/sub/c.txt": b"333\n",
-                   "empty": b"", "logs/x-2026-01.log": b"a\n", "logs/x-2026-02.log": b"b\n",
-                   "logs/y-2026-01.log": b"c\n"}  # fmt: skip
-        for key, body in objects.items():
-            client.put_object(Bucket="bkt", Key=key, Body=body)
-        yield client
+def s3(s3):
+    objects = {"in/a.csv": b"1\n", "in/b.csv": b"22\n", "in/sub/c.txt": b"333\n",
+               "empty": b"", "logs/x-2026-01.log": b"a\n", "logs/x-2026-02.log": b"b\n",
+               "logs/y-2026-01.log": b"c\n"}  # fmt: skip
+    for key, body in objects.items():
+        s3.put_object(Bucket="bkt", Key=key, Body=body)
+    return s3
 
 
 def fs(s3, *argv):
