@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from harness.emr.staging import SharedMirror, Stager
 from harness.emr.steps import S3Uri
 
