@@ -215,8 +215,9 @@ class WarmPipeline:
         # said they are.
         self.aws.use_workdir(self.home / "aws")
         self.aws.reset()
-        # moto builds a service's backend on its first request (IAM loads ~1,000 AWS-managed
-        # policies: seconds): done now, while idle, instead of in the next run's provisioning.
+        # moto builds each service's backend on the account's first request to it: done now,
+        # while idle, instead of in the next run's provisioning. (IAM's managed policies are
+        # built later, on first use: harness.moto_tuning.)
         self._clients.client("iam").list_roles(MaxItems=1)
         self._clients.client("s3").list_buckets()
         self._clients.client("emr").list_clusters()
