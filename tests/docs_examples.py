@@ -256,8 +256,9 @@ def shell_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_shell(block: Block, *, env: dict[str, str], timeout: float) -> None:
-    """Run a shell block's commands with bash from the repository's root; each must exit 0."""
+def run_shell(block: Block, *, env: dict[str, str], timeout: float) -> str:
+    """Run a shell block's commands with bash from the repository's root; each must exit 0.
+    Returns their stdout."""
     script = "\n".join(block.commands())
     try:
         done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=ROOT, env=env,
@@ -269,6 +270,7 @@ def run_shell(block: Block, *, env: dict[str, str], timeout: float) -> None:
     assert done.returncode == 0, (
         f"{block.location}: exit {done.returncode} from\n{script}\nstdout tail:\n"
         f"{_tail(done.stdout)}\nstderr tail:\n{_tail(done.stderr)}")
+    return done.stdout
 
 
 def _tail(text: str | bytes | None, lines: int = 25) -> str:

@@ -4,6 +4,7 @@ every block is classified."""
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -33,9 +34,13 @@ def test_example_runs(block: Block, request: pytest.FixtureRequest,
     warm_dir = tmp_path / "warm"
     env = docs.shell_env(HARNESS_WARM_DIR=str(warm_dir))
     try:
-        docs.run_shell(block, env=env, timeout=1500)
+        out = docs.run_shell(block, env=env, timeout=1500)
     finally:
         if (warm_dir / "state.json").exists():
             subprocess.run([sys.executable, "-m", "harness", "down", "--warm-dir",
                             str(warm_dir)], cwd=ROOT, env=env, timeout=300, check=False)
     assert not (warm_dir / "state.json").exists(), "the example left warm services running"
+    if any(shlex.split(c, comments=True)[:4] == ["python", "-m", "harness", "up"]
+           for c in block.commands()):
+        # what the example says `run` prints once `up` has run: the runs were warm, not cold
+        assert out.count("using warm services started by `harness up`") == 2, out[-3000:]
