@@ -65,6 +65,15 @@ def test_the_readme_stays_short() -> None:
         "the map and one example per layer; move reference material to a page in docs/")
 
 
+def test_the_readme_quotes_no_measurements() -> None:
+    """Timings go stale: the README links docs/benchmarks.md instead of quoting them."""
+    prose = re.sub(r"^```.*?^```", "", (ROOT / "README.md").read_text(), flags=re.S | re.M)
+    quoted = re.findall(r"\b\d+(?:\.\d+)?\s?(?:ms|s|sec|seconds|min|minutes|x|GB|MB|MiB|GiB)\b",
+                        prose)
+    assert not quoted, f"README.md quotes measurements {quoted}: link docs/benchmarks.md"
+    assert "docs/benchmarks.md" in prose
+
+
 def test_the_quick_start_is_what_ci_runs() -> None:
     """README command 1 runs the pipeline offline, command 2 the tests, and .ci/run runs exactly
     command 2."""
