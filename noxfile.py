@@ -13,7 +13,7 @@ import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
 # README command 2 (what CI runs): every test session these machines can run. Not here:
-# pipeline / airflow_ui (commands 1 and 3), smoke_aws (real AWS, costs money), bench.
+# pipeline (command 1), airflow_ui (the UI), smoke_aws (real AWS, costs money), bench.
 nox.options.sessions = ["lint", "unit", "integration", "stack", "localstack", "spark_compat",
                         "moto_emr"]
 nox.options.error_on_missing_interpreters = True
@@ -86,7 +86,7 @@ def stack(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def airflow_ui(session: nox.Session) -> None:
-    """README command 3: the Airflow UI on 127.0.0.1 with the pipeline ready to trigger
+    """The README's Airflow UI: on 127.0.0.1 with the pipeline ready to trigger
     (`python -m harness stack up --foreground`; Ctrl-C stops everything)."""
     _sync(session, "airflow", "spark")
     session.run("python", "-m", "harness", "stack", "up", "--foreground", *session.posargs)
