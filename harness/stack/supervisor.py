@@ -288,20 +288,19 @@ class Stack:
                                f"{log_tail(log)}")
 
     def harness_config(self) -> HarnessConfig:
-        """The ``[tool.harness]`` table this stack runs, with the uploads it leaves out gone."""
+        """The ``[tool.harness]`` table this stack runs, without the uploads it leaves out;
+        their buckets are kept (the DAG then finds its input missing, not its bucket)."""
         config = load_config(self.config.config_file)
         skipped = {p.resolve() for p in self.config.skip_uploads}
-        return replace(config, uploads=() if self.config.no_uploads else tuple(
-            u for u in config.uploads if u.local.resolve() not in skipped))
+        return replace(
+            config, buckets=tuple(config.all_buckets()),
+            uploads=() if self.config.no_uploads else tuple(
+                u for u in config.uploads if u.local.resolve() not in skipped))
 
     def _provision(self) -> None:
         from harness.provisioning import provision
 
-        config = self.harness_config()
-        # The buckets stay even when every upload is left out: the DAG finds no input in them.
-        config = replace(config, buckets=tuple(load_config(self.config.config_file)
-                                               .all_buckets()))
-        provision(self.backend, config)
+        provision(self.backend, self.harness_config())
 
     def _wait_airflow(self) -> None:
         assert self.login is not None, "the login is written (_configure) before Airflow starts"
