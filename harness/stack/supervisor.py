@@ -262,7 +262,7 @@ class Stack:
             self.state["database_note"] = (
                 "SQLite metadata DB, because no PostgreSQL server binaries (initdb, postgres) "
                 "were found (or --database sqlite): one writer at a time, fine for one DAG run; "
-                "install PostgreSQL for the lesson's setup")
+                "install PostgreSQL for a production-like metadata DB")
             return f"sqlite:///{self.dir / 'home' / 'airflow.db'}"
         server = PostgresServer(folder=self.dir / "pg")
         # Recorded before it can fail: stop() must see it.
