@@ -9,8 +9,8 @@ A Variable that would still name the offline bucket is an error: the DAG would r
 bucket the run does not own.
 
     setup = AwsRunSetup.from_config(load_config())
-    backend.provision(setup.files, roles=setup.roles)
     variables = setup.variables(backend.run_values())
+    backend.provision(setup.files, roles=setup.roles)
 """
 
 from __future__ import annotations

@@ -33,7 +33,13 @@ from typing import Any
 
 from harness.aws_setup import AwsRunSetup
 from harness.backends.aws_cost import ClusterPlan, CostCeiling, CostGuardError, check_cost
-from harness.config import ConfigError, HarnessConfig, load_config, parse_uploads
+from harness.config import (
+    AWS_PLACEHOLDERS,
+    ConfigError,
+    HarnessConfig,
+    load_config,
+    parse_uploads,
+)
 
 __all__ = ["Interrupted", "add_arguments", "input_sensor_timeout", "main", "run_smoke",
            "signals_raise", "smoke_config"]
@@ -136,8 +142,8 @@ def run_smoke(
     from harness.run_report import read_csv_prefix
 
     setup = AwsRunSetup.from_config(config)
+    variables = setup.variables(backend.run_values())  # refused here: nothing created yet
     backend.provision(setup.files, roles=setup.roles)
-    variables = setup.variables(backend.run_values())
     out(f"provisioned s3://{backend.bucket_name}; running {setup.dag_id}")
     result = run_dag(
         setup.dag_id, dags_folder=setup.dags_folder, variables=variables,
@@ -203,7 +209,8 @@ def smoke_config(args: argparse.Namespace) -> HarnessConfig:
     """The table with the command line on top, checked for a real-AWS run (``ConfigError``)."""
     config = load_config(args.config).with_overrides(
         dags_folder=args.dags_folder, dag_id=args.dag_id, uploads=parse_uploads(args.upload))
-    AwsRunSetup.from_config(config)  # fail before any AWS call
+    # Fail before any AWS call: the table's shape, and Variables still naming its bucket.
+    AwsRunSetup.from_config(config).variables({name: f"<{name}>" for name in AWS_PLACEHOLDERS})
     return config
 
 

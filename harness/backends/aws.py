@@ -100,7 +100,6 @@ class AwsBackend(Backend):
         self.started_at: datetime | None = None
         self.cleanup_log: list[str] = []
         self._session: Any = None
-        self._provisioned = False
         # Refuse bad names before anything exists (a bucket name is global and strict).
         if not _BUCKET_RE.match(self.bucket_name) or "--" in self.bucket_name:
             raise ValueError(
@@ -287,7 +286,6 @@ class AwsBackend(Backend):
         for local, key in pairs:
             s3.upload_file(str(local), self.bucket_name, key)
             uploaded.append(f"s3://{self.bucket_name}/{key}")
-        self._provisioned = True
         return uploaded
 
     def check_roles(self, roles: Iterable[str] = REQUIRED_ROLES) -> None:
@@ -308,8 +306,6 @@ class AwsBackend(Backend):
     def run_values(self) -> dict[str, str]:
         """This run's values for a config's ``{placeholders}``: its bucket, run id, region,
         tags (JSON) and the cluster plan's size (``harness.config.AWS_PLACEHOLDERS``)."""
-        if not self._provisioned:
-            raise RuntimeError("provision() first: the values name the run's bucket")
         return {
             "bucket": self.bucket_name,
             "run_id": self.run_id,

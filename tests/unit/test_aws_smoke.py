@@ -116,3 +116,15 @@ def test_a_bad_table_is_refused_before_any_aws_call(tmp_path, monkeypatch):
     assert aws_smoke.main(_args("--config", str(path)), lines.append) == aws_smoke.REFUSED
     assert lines == [f"harness smoke-aws: tool.harness.uploads: a real-AWS run uploads the "
                      f"DAG's files into its own bucket, and [tool.harness] of {path} lists none"]
+
+
+def test_a_variable_naming_the_offline_bucket_is_refused_before_any_aws_call(tmp_path,
+                                                                            monkeypatch):
+    path = _repo(tmp_path, OTHER_REPO.replace('orders_bucket = "{bucket}"\n', ""))
+    monkeypatch.setattr(aws_smoke, "_backend", lambda args: pytest.fail("backend built"))
+    lines: list[str] = []
+    assert aws_smoke.main(_args("--config", str(path)), lines.append) == aws_smoke.REFUSED
+    assert lines == [
+        "harness smoke-aws: tool.harness.variables.orders_bucket = 'orders-local' names the "
+        "offline bucket orders-local, which a real-AWS run does not own; map it to the run's "
+        f'bucket in [tool.harness.aws.variables] of {path} (e.g. orders_bucket = "{{bucket}}")']
