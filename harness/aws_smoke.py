@@ -5,12 +5,17 @@ found), what the run would create (all named and tagged with the run id) and the
 ceiling. Without `--yes-this-costs-money` it stops there and exits 2. With it:
 
 1. the cost guard checks the cluster (type, count, worst-case cost) before anything exists;
-2. `AwsBackend` creates the bucket `<prefix>-<run id>`, uploads the data and the job;
-3. `dags/pipeline_emr.py` runs unmodified through `run_dag`, its Variables asking for the small
-   cluster and tagging it with the run id (`emr_tags`);
-4. the output is read back; the backend's `stop()` terminates the run's clusters and deletes
-   the bucket - on success, failure, Ctrl-C, SIGTERM and the run deadline alike (a second
-   signal during cleanup is ignored, so cleanup cannot be interrupted half-way).
+2. `AwsBackend` creates the bucket `<prefix>-<run id>` and uploads the files of the repository's
+   ``[tool.harness]`` table into it (the run's bucket stands in for the table's one bucket:
+   ``harness.aws_setup``);
+3. the table's DAG runs unmodified through `run_dag`, with the table's Variables and
+   ``[tool.harness.aws.variables]`` on top (e.g. the small cluster and the run-id tags, from
+   ``{placeholders}``); its input sensors wait at most a minute (or three pokes), the whole run
+   at most the run timeout;
+4. the table's first ``result`` prefix is read back from the run's bucket; the backend's
+   `stop()` terminates the run's clusters and deletes the bucket - on success, failure,
+   Ctrl-C, SIGTERM and the run deadline alike (a second signal during cleanup is ignored, so
+   cleanup cannot be interrupted half-way).
 
 `--endpoint-url` is for the offline tests only: the same code paths against the emulator.
 """
@@ -23,17 +28,24 @@ import json
 import signal
 import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from types import FrameType, SimpleNamespace
 from typing import Any
 
+from harness.aws_setup import AwsRunSetup
 from harness.backends.aws_cost import ClusterPlan, CostCeiling, CostGuardError, check_cost
+from harness.config import (
+    AWS_PLACEHOLDERS,
+    ConfigError,
+    HarnessConfig,
+    load_config,
+    parse_uploads,
+)
 
-__all__ = ["Interrupted", "add_arguments", "main", "run_smoke", "signals_raise"]
+__all__ = ["Interrupted", "add_arguments", "input_sensor_timeout", "main", "run_smoke",
+           "signals_raise", "smoke_config"]
 
 CONFIRM_FLAG = "--yes-this-costs-money"
 REFUSED = 2  # exit code: refused (no flag, or the cost guard)
-OUTPUT_PREFIX = "output/vendas_processadas/"
 
 
 class Interrupted(BaseException):  # noqa: N818 - like KeyboardInterrupt, not an Exception
@@ -111,30 +123,42 @@ def print_plan(backend: Any, out: Callable[[str], Any]) -> bool:
     return found
 
 
+def input_sensor_timeout(poke_interval: float) -> float:
+    """Input sensors' bound on AWS: the input is uploaded before the run, so it is there at
+    once; a minute, or three pokes, covers S3's answer."""
+    return max(60.0, 3 * poke_interval)
+
+
 def run_smoke(
-    backend: Any, *, dags_folder: str | Path = "dags", data: str | Path = "data/dados_vendas.csv",
-    script: str | Path = "spark/processar_vendas.py", poke_interval: float = 30,
+    backend: Any, config: HarnessConfig, *, poke_interval: float = 30,
     progress: Callable[[Any], Any] | None = None, out: Callable[[str], Any] = print,
 ) -> tuple[Any, list[str], list[list[str]]]:  # fmt: skip
-    """Provision, run the DAG, read the output: (DagRunResult, header, rows).
+    """Provision the config's files, run its DAG, read its first result prefix back:
+    (DagRunResult, header, rows); no ``result`` in the config: no rows.
 
-    The backend must be started; stopping it (cleanup) is the caller's `with`."""
+    The backend must be started; stopping it (cleanup) is the caller's `with`. A config that
+    cannot run on AWS raises ``ConfigError`` before anything is created."""
     from harness.airflow.dag_runner import run_dag
     from harness.run_report import read_csv_prefix
 
-    backend.provision(data=data, script=script)
-    out(f"provisioned s3://{backend.bucket_name}; running pipeline_emr")
-    variables = backend.dag_variables()
-    timeout = backend.plan.run_timeout_s
+    setup = AwsRunSetup.from_config(config)
+    variables = setup.variables(backend.run_values())  # refused here: nothing created yet
+    backend.provision(setup.files, roles=setup.roles)
+    out(f"provisioned s3://{backend.bucket_name}; running {setup.dag_id}")
     result = run_dag(
-        "pipeline_emr", dags_folder=dags_folder, variables=variables,
+        setup.dag_id, dags_folder=setup.dags_folder, variables=variables,
+        connections=dict(config.connections),
         aws=_connection_only(backend), poke_interval=poke_interval,
-        # Hard stops: the input must be there at once; the step gets the run's time budget.
-        sensor_timeout={"validar_entrada": max(60.0, 3 * poke_interval),
-                        "aguardar_step_spark": float(timeout)},
+        # Hard stops, the same rules as `harness run`: every input sensor gets a short bound,
+        # and the whole run (job sensors included) the plan's run timeout.
+        sensor_timeout=input_sensor_timeout(poke_interval),
+        timeout=float(backend.plan.run_timeout_s),
         progress=progress, isolation="subprocess",  # the DAG's own retries (with no delay)
     )  # fmt: skip
-    header, rows = read_csv_prefix(backend.client("s3"), backend.bucket_name, OUTPUT_PREFIX)
+    if not setup.result_prefixes:
+        return result, [], []
+    header, rows = read_csv_prefix(backend.client("s3"), backend.bucket_name,
+                                   setup.result_prefixes[0])  # fmt: skip
     return result, header, rows
 
 
@@ -160,17 +184,34 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--instance-type", default="m5.xlarge")
     p.add_argument("--core-count", type=int, default=1)
     p.add_argument("--run-timeout", type=int, default=45 * 60, metavar="SECONDS",
-                   help="hard stop for the run (step sensor timeout and the harness deadline)")
+                   help="hard stop for the run (the DAG run's budget and the harness deadline)")
     p.add_argument("--max-usd", type=float, default=CostCeiling().max_usd,
                    help="cost ceiling for the worst case")
     p.add_argument("--poke-interval", type=float, default=30.0)
-    p.add_argument("--dags-folder", default="dags")
-    p.add_argument("--data", default="data/dados_vendas.csv")
-    p.add_argument("--script", default="spark/processar_vendas.py")
+    p.add_argument("--config", default=None, metavar="FILE",
+                   help="TOML file with a [tool.harness] table (the DAG, its uploads, its "
+                        "Variables; [tool.harness.aws.variables] for this run); default "
+                        "./pyproject.toml")
+    p.add_argument("--dag-id", default=None, help="the DAG to run; default the table's dag_id")
+    p.add_argument("--dags-folder", default=None,
+                   help="default the table's dags_folder")
+    p.add_argument("--upload", action="append", default=[], metavar="LOCAL=s3://BUCKET/KEY",
+                   help="upload a file or folder (repeatable; replaces the table's upload with "
+                        "the same destination; BUCKET is the table's, the run's bucket takes "
+                        "its place)")
     p.add_argument("--terminate-wait", type=float, default=20 * 60, metavar="SECONDS",
                    help="how long cleanup waits for the clusters to be TERMINATED")
     # Tests only: the same code paths against an emulated endpoint.
     p.add_argument("--endpoint-url", default=None, help=argparse.SUPPRESS)
+
+
+def smoke_config(args: argparse.Namespace) -> HarnessConfig:
+    """The table with the command line on top, checked for a real-AWS run (``ConfigError``)."""
+    config = load_config(args.config).with_overrides(
+        dags_folder=args.dags_folder, dag_id=args.dag_id, uploads=parse_uploads(args.upload))
+    # Fail before any AWS call: the table's shape, and Variables still naming its bucket.
+    AwsRunSetup.from_config(config).variables({name: f"<{name}>" for name in AWS_PLACEHOLDERS})
+    return config
 
 
 def main(args: argparse.Namespace, out: Callable[[str], Any] = print) -> int:
@@ -181,6 +222,11 @@ def main(args: argparse.Namespace, out: Callable[[str], Any] = print) -> int:
         out(line)
         sys.stdout.flush()
 
+    try:
+        config = smoke_config(args)
+    except ConfigError as e:
+        say(f"harness smoke-aws: {e}")
+        return REFUSED
     try:
         backend = _backend(args)
     except ValueError as e:
@@ -198,21 +244,22 @@ def main(args: argparse.Namespace, out: Callable[[str], Any] = print) -> int:
         return REFUSED
     code = 1
     interrupted: Interrupted | None = None
-    # The harness deadline is a last resort behind the step sensor's own timeout (one poke
-    # and a minute later), so a slow run normally ends as a failed task, not a signal.
-    deadline = args.run_timeout + int(args.poke_interval) + 60
+    # The harness deadline is a last resort behind the DAG run's own budget (run_dag's timeout;
+    # its worker is killed a minute after that), so a slow run normally ends as a failed task,
+    # not a signal.
+    deadline = args.run_timeout + int(args.poke_interval) + 120
     try:
         with signals_raise(deadline_s=deadline):
             backend.start()
             try:
                 result, header, rows = run_smoke(
-                    backend, dags_folder=args.dags_folder, data=args.data, script=args.script,
-                    poke_interval=args.poke_interval, out=say,
+                    backend, config, poke_interval=args.poke_interval, out=say,
                     progress=lambda e: say(f"  {e.task_id}: {e.state}"),
                 )  # fmt: skip
                 say(result.summary())
-                if result.ok and rows:
-                    say(f"output: {len(rows)} rows ({', '.join(header)})")
+                if result.ok and (rows or not config.result):
+                    if config.result:
+                        say(f"output: {len(rows)} rows ({', '.join(header)})")
                     code = 0
                 else:
                     say(result.failure_report() if not result.ok else "no output rows")
@@ -225,7 +272,7 @@ def main(args: argparse.Namespace, out: Callable[[str], Any] = print) -> int:
                     say("cleanup done")
     except Interrupted as e:
         interrupted = e
-    except (BackendUnavailable, RequiredRolesMissing) as e:
+    except (BackendUnavailable, RequiredRolesMissing, ConfigError) as e:
         say(f"failed: {e}")
         return 1
     if interrupted is not None:

@@ -19,9 +19,17 @@
     [tool.harness.connections]                    # Airflow connections: URI or JSON object
     my_http = "http://127.0.0.1:8080"
 
+    [tool.harness.aws.variables]                  # a real-AWS run (smoke-aws): on top of
+    bucket = "{bucket}"                           # variables, placeholders filled per run
+    tags = "{tags}"
+
 Relative local paths (``uploads``, ``dags_folder``) are relative to the file's folder.
 ``python -m harness run`` reads ``./pyproject.toml`` (or ``--config FILE``); its flags override
-the table (``--upload`` replaces an upload with the same destination). Pure data and parsing:
+the table (``--upload`` replaces an upload with the same destination). ``python -m harness
+stack up`` and ``python -m harness smoke-aws`` read the same table. A real-AWS run has one
+bucket of its own per run: the config's one bucket is replaced by it (uploads, result), and
+``[tool.harness.aws.variables]`` says which Variables change there (``AWS_PLACEHOLDERS``;
+docs/real-aws.md). Errors name the key and the file. Pure data and parsing:
 nothing here touches AWS or imports Airflow. See docs/running-dags.md.
 """
 
@@ -30,6 +38,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -37,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "AWS_PLACEHOLDERS",
     "ConfigError",
     "HarnessConfig",
     "S3Uri",
@@ -46,6 +56,7 @@ __all__ = [
     "parse_s3_uri",
     "parse_uploads",
     "parse_vars",
+    "fill_placeholders",
 ]
 
 TABLE = "tool.harness"
@@ -62,7 +73,19 @@ KEYS: dict[str, str] = {
     "emr_default_roles": "true or false",
     "sensor_timeout": "seconds (a positive number)",
     "timeout": "seconds (a positive number)",
+    "aws": "a table with one key, variables: the Variables of a real-AWS run",
 }
+#: What ``{name}`` in a ``[tool.harness.aws.variables]`` value is replaced with on a real-AWS
+#: run (``python -m harness smoke-aws``).
+AWS_PLACEHOLDERS: dict[str, str] = {
+    "bucket": "the run's bucket (<prefix>-<run id>)",
+    "run_id": "the run id",
+    "region": "the run's region",
+    "tags": "the run's tags as a JSON object",
+    "instance_type": "the cluster plan's instance type",
+    "core_count": "the cluster plan's core node count",
+}
+_PLACEHOLDER_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class ConfigError(ValueError):
@@ -126,8 +149,15 @@ class HarnessConfig:
     emr_default_roles: bool = False
     sensor_timeout: float | None = None
     timeout: float | None = None
+    #: ``[tool.harness.aws.variables]``: a real-AWS run's Variables on top of ``variables``,
+    #: with ``{placeholder}`` values (``AWS_PLACEHOLDERS``) still unfilled.
+    aws_variables: Mapping[str, str] = field(default_factory=dict)
     #: The file the table was read from (None: defaults, no table).
     source: Path | None = None
+
+    def where(self) -> str:
+        """The table's name and file, for messages: ``[tool.harness] of /x/pyproject.toml``."""
+        return f"[{TABLE}] of {self.source or './pyproject.toml (none found)'}"
 
     def all_buckets(self) -> list[str]:
         """The buckets to create: the listed ones, then every upload's, in order, once each."""
@@ -181,7 +211,10 @@ def load_config(path: str | Path | None = None, *, cwd: str | Path | None = None
         if explicit:
             raise ConfigError(f"{file}: no [{TABLE}] table")
         return HarnessConfig(dags_folder=file.parent / "dags")
-    return config_from_table(table, base=file.resolve().parent, source=file.resolve())
+    try:
+        return config_from_table(table, base=file.resolve().parent, source=file.resolve())
+    except ConfigError as exc:
+        raise ConfigError(f"{file}: {exc}") from None
 
 
 def config_from_table(table: Any, *, base: Path, source: Path | None = None) -> HarnessConfig:
@@ -250,7 +283,38 @@ def config_from_table(table: Any, *, base: Path, source: Path | None = None) -> 
             expect(name, isinstance(value, (int, float)) and not isinstance(value, bool)
                    and 0 < value < math.inf)
             fields_[name] = float(value)
+    if "aws" in table:
+        aws = table["aws"]
+        expect("aws", isinstance(aws, dict) and set(aws) <= {"variables"})
+        fields_["aws_variables"] = _string_values(aws.get("variables", {}),
+                                                  what=key("aws.variables"))
+        for name, value in fields_["aws_variables"].items():
+            unknown = [p for p in _PLACEHOLDER_RE.findall(value) if p not in AWS_PLACEHOLDERS]
+            if unknown:
+                raise ConfigError(
+                    f"{key('aws.variables')}.{name}: unknown placeholder "
+                    f"{', '.join('{' + p + '}' for p in unknown)}; known: "
+                    f"{', '.join('{' + p + '}' for p in AWS_PLACEHOLDERS)}")
     return HarnessConfig(**fields_)
+
+
+def _string_values(value: Any, *, what: str) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{what}: expected a table of Airflow Variables (name = value), "
+                          f"got {value!r}")
+    out = {}
+    for k, v in value.items():
+        if not isinstance(v, (str, int, float, bool)):
+            raise ConfigError(f"{what}.{k}: expected a string, got {v!r}")
+        out[k] = v if isinstance(v, str) else json.dumps(v)
+    return out
+
+
+def fill_placeholders(value: str, values: Mapping[str, str]) -> str:
+    """``{name}`` (a name of ``AWS_PLACEHOLDERS``) replaced by ``values[name]``; other braces
+    (a JSON value's) are left as they are."""
+    return _PLACEHOLDER_RE.sub(
+        lambda m: values[m.group(1)] if m.group(1) in AWS_PLACEHOLDERS else m.group(0), value)
 
 
 # ------------------------------------------------------------------------ command-line values

@@ -4,7 +4,7 @@
 
     with EmulatedAWS() as aws:
         ...provision the bucket, input and script...
-        result = run_dag("pipeline_emr", dags_folder="dags", aws=aws,
+        result = run_dag("my_dag", dags_folder="dags", aws=aws,
                          variables={"emr_bucket_name": "my-bucket"}, progress=print)
     assert result.ok, result.failure_report()
     print(result.summary())

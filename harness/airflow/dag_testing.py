@@ -6,8 +6,8 @@ No scheduler, no metadata DB, no network: Variables and XComs come from dicts yo
     from harness.airflow.dag_testing import (load_dagbag, render_task, emr_request,
                                              validate_emr_request)
 
-    dag = load_dagbag("dags").dags["pipeline_emr"]
-    task = render_task(dag, "criar_cluster_emr", variables={"emr_bucket_name": "my-bucket"})
+    dag = load_dagbag("dags").dags["my_dag"]
+    task = render_task(dag, "create_cluster", variables={"emr_bucket_name": "my-bucket"})
     validate_emr_request(*emr_request(task))   # raises EmrRequestError listing every problem
 
 Airflow is imported lazily, so importing this module is cheap.

@@ -48,7 +48,7 @@ class PreparedRun:
     emulator and provisions it: on two cores the ~8 s of Airflow start-up overlap the emulator's
     ~5 s instead of adding to them. ``run(aws=..., ...)`` then sends the rest of the run spec.
 
-        with prepare_dag_run("pipeline_emr", dags_folder="dags") as prepared, \\
+        with prepare_dag_run("my_dag", dags_folder="dags") as prepared, \\
              EmulatedAWS() as aws:
             provision(aws)
             result = prepared.run(aws=aws, progress=print)

@@ -1,11 +1,13 @@
 """The real-AWS backend: the caller's profile, a run id in every name and tag, always cleaned up.
 
     with AwsBackend(profile="dataeng", region="us-east-1") as aws:   # STS: account printed
-        aws.provision(data="data/dados_vendas.csv", script="spark/processar_vendas.py")
-        variables = aws.dag_variables()   # bucket <prefix>-<run id>, small cluster, run-id tags
-        ...                               # run the DAG
+        aws.provision([("data/input.csv", "input/input.csv")])  # into the run's bucket
+        values = aws.run_values()   # bucket <prefix>-<run id>, run id, tags, the cluster plan
+        ...                         # run the DAG with Variables filled from them
     # stop(): the run's tagged clusters terminated (waited for), its bucket emptied and deleted
 
+What a DAG needs (which files, which Variables) is the caller's: `python -m harness smoke-aws`
+takes it from the repository's ``[tool.harness]`` table (``harness.aws_smoke``).
 `endpoint_url` aims every client at another endpoint: the offline tests run this class's real
 code paths (gating, naming, tagging, cost guard, cleanup) against the embedded emulator with it.
 Without it the backend talks to AWS, so it refuses to start in a process where the offline
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,7 +37,8 @@ from harness.backends.base import Backend, BackendUnavailable
 __all__ = ["AwsBackend", "Identity", "RequiredRolesMissing"]
 
 DEFAULT_BUCKET_PREFIX = "airflow-emr-smoke"
-#: The roles pipeline_emr's RunJobFlow names (the lesson's `aws emr create-default-roles`).
+#: EMR's default roles (`aws emr create-default-roles`): checked, never created, when the run's
+#: config asks for them (``emr_default_roles``).
 REQUIRED_ROLES = ("EMR_DefaultRole", "EMR_EC2_DefaultRole")
 #: How long `stop()` waits for the run's clusters to reach TERMINATED on AWS (their last log
 #: upload goes to the bucket, which is deleted after). Against an emulator: a few seconds.
@@ -96,7 +100,6 @@ class AwsBackend(Backend):
         self.started_at: datetime | None = None
         self.cleanup_log: list[str] = []
         self._session: Any = None
-        self._provisioned = False
         # Refuse bad names before anything exists (a bucket name is global and strict).
         if not _BUCKET_RE.match(self.bucket_name) or "--" in self.bucket_name:
             raise ValueError(
@@ -240,15 +243,16 @@ class AwsBackend(Backend):
         tags = ", ".join(f"{k}={v}" for k, v in self.tags().items())
         return [
             f"run id: {self.run_id}",
-            f"S3 bucket: s3://{self.bucket_name} (tags {tags}); input CSV, job script, "
-            "outputs, EMR logs; emptied and deleted at the end",
+            f"S3 bucket: s3://{self.bucket_name} (tags {tags}); the run's uploads, outputs, "
+            "EMR logs; emptied and deleted at the end",
             f"EMR cluster: {self.plan.describe()}, tags {tags}; terminated at the end",
-            f"hard stops: run timeout {self.plan.run_timeout_s} s (step sensor timeout and "
-            f"harness deadline), cluster idle auto-termination {self.plan.idle_timeout_s} s",
+            f"hard stops: run timeout {self.plan.run_timeout_s} s (the DAG run's budget and "
+            f"the harness deadline), cluster idle auto-termination {self.plan.idle_timeout_s} s",
             f"cost ceiling: at most {self.ceiling.max_instances} instances of "
             f"{', '.join(sorted(PRICES_USD_PER_HOUR))}, worst case at most "
             f"${self.ceiling.max_usd:.2f} (this plan: {self._worst_case()})",
-            f"IAM: uses the existing {', '.join(REQUIRED_ROLES)} (not created)",
+            f"IAM: uses the existing {', '.join(REQUIRED_ROLES)} if the config asks for EMR's "
+            "default roles (not created)",
         ]
 
     def _worst_case(self) -> str:
@@ -257,14 +261,18 @@ class AwsBackend(Backend):
         return f"${self.plan.worst_case_usd():.2f}"
 
     def provision(
-        self, *, data: str | Path, script: str | Path,
-        input_key: str = "input/dados_vendas.csv",
-        script_key: str = "scripts/processar_vendas.py",
-    ) -> None:  # fmt: skip
-        """Check the EMR roles exist, create the run's tagged bucket, upload data and job."""
+        self, files: Iterable[tuple[str | Path, str]], *,
+        roles: Iterable[str] = REQUIRED_ROLES,
+    ) -> list[str]:  # fmt: skip
+        """Check that ``roles`` exist, create the run's tagged bucket, upload each (local file,
+        key) into it. Returns the ``s3://`` URIs uploaded."""
         if self.started_at is None:
             raise RuntimeError("start the backend first (use it as a context manager)")
-        self.check_roles()
+        pairs = [(Path(local), key) for local, key in files]
+        missing = [str(local) for local, _ in pairs if not local.is_file()]
+        if missing:
+            raise FileNotFoundError(f"aws backend: no such file to upload: {', '.join(missing)}")
+        self.check_roles(roles)
         s3 = self.client("s3")
         params: dict[str, Any] = {"Bucket": self.bucket_name}
         if self.region != "us-east-1":
@@ -274,15 +282,16 @@ class AwsBackend(Backend):
             Bucket=self.bucket_name,
             Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in self.tags().items()]},
         )
-        s3.upload_file(str(data), self.bucket_name, input_key)
-        s3.upload_file(str(script), self.bucket_name, script_key)
-        self._input_key, self._script_key = input_key, script_key
-        self._provisioned = True
+        uploaded = []
+        for local, key in pairs:
+            s3.upload_file(str(local), self.bucket_name, key)
+            uploaded.append(f"s3://{self.bucket_name}/{key}")
+        return uploaded
 
-    def check_roles(self) -> None:
+    def check_roles(self, roles: Iterable[str] = REQUIRED_ROLES) -> None:
         iam = self.client("iam")
         missing = []
-        for role in REQUIRED_ROLES:
+        for role in roles:
             try:
                 iam.get_role(RoleName=role)
             except iam.exceptions.NoSuchEntityException:
@@ -291,23 +300,17 @@ class AwsBackend(Backend):
             profile = f" --profile {self.profile}" if self.profile else ""
             raise RequiredRolesMissing(
                 f"the account lacks {', '.join(missing)}: create them once with "
-                f"`aws emr create-default-roles{profile}` (the lesson's step), then re-run"
+                f"`aws emr create-default-roles{profile}`, then re-run"
             )
 
-    def dag_variables(self, *, release_label: str = "emr-6.15.0") -> dict[str, str]:
-        """pipeline_emr's Airflow Variables for this run: its bucket, the small cluster of
-        `plan`, and the run-id tags on the cluster."""
-        if not self._provisioned:
-            raise RuntimeError("provision() first: the Variables name the run's bucket")
+    def run_values(self) -> dict[str, str]:
+        """This run's values for a config's ``{placeholders}``: its bucket, run id, region,
+        tags (JSON) and the cluster plan's size (``harness.config.AWS_PLACEHOLDERS``)."""
         return {
-            "emr_bucket_name": self.bucket_name,
-            "emr_input_key": self._input_key,
-            "emr_script_key": self._script_key,
-            "emr_output_prefix": "output/vendas_processadas/",
-            "emr_instance_type": self.plan.instance_type,
-            "emr_instance_count": str(self.plan.core_count),
-            "emr_release_label": release_label,
-            "emr_use_spot": "false",
-            "emr_tags": json.dumps(self.tags()),
+            "bucket": self.bucket_name,
+            "run_id": self.run_id,
+            "region": self.region,
+            "tags": json.dumps(self.tags()),
+            "instance_type": self.plan.instance_type,
+            "core_count": str(self.plan.core_count),
         }
-

@@ -24,8 +24,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "main",
     ),
     "smoke-aws": (
-        "run the pipeline once on a real AWS account (prints the plan; refuses without "
-        "--yes-this-costs-money)",
+        "run the [tool.harness] DAG once on a real AWS account (prints the plan; refuses "
+        "without --yes-this-costs-money)",
         "harness.aws_smoke",
         "main",
     ),

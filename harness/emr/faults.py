@@ -2,7 +2,7 @@
 
     aws.faults.fail_bootstrap()                      # next clusters fail in BOOTSTRAPPING
     aws.faults.spot_capacity_unavailable()           # next clusters get no Spot CORE group
-    aws.faults.fail_step("processar-vendas-spark", message="boom")   # by step name ...
+    aws.faults.fail_step("my-spark-step", message="boom")   # by step name ...
     aws.faults.fail_step(0)                          # ... or by 0-based position in its cluster
     aws.faults.hang_step("slow")                     # runs until cancelled / cluster terminated
     aws.faults.throttle("DescribeStep", times=3)     # ThrottlingException for the next 3 calls

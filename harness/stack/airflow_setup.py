@@ -13,24 +13,31 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LocalTiming", "Login", "airflow_env", "write_local_settings", "write_login"]
+from harness.airflow.home import connections_env, variables_env
+
+__all__ = ["INPUT_TIMEOUT_S", "LocalTiming", "Login", "airflow_env", "write_local_settings",
+           "write_login"]
 
 USERNAME = "admin"
+#: Seconds an input sensor waits under the stack unless told otherwise.
+INPUT_TIMEOUT_S = 20.0
 
 
 @dataclass(frozen=True)
 class LocalTiming:
-    """The arguments of `plan_overrides` the stack's cluster policy applies to every task."""
+    """The arguments of `plan_overrides` the stack's cluster policy applies to every task.
+
+    ``sensor_timeout`` as in ``python -m harness run``: one value bounds every input sensor
+    (any sensor but a job sensor: a run with a missing input fails within that many seconds,
+    not the DAG's minutes), a mapping sets the sensors it names by task id."""
 
     poke_interval: float = 1.0
     deferrable: bool = False
-    # validar_entrada fails a run with a missing input within this many seconds (not 10 min).
-    sensor_timeout: Mapping[str, float] = field(
-        default_factory=lambda: {"validar_entrada": 20.0})
+    sensor_timeout: float | Mapping[str, float] | None = INPUT_TIMEOUT_S
 
 
 @dataclass(frozen=True)
@@ -72,7 +79,8 @@ def write_local_settings(home: Path, timing: LocalTiming) -> Path:
     config = home / "config"  # Airflow puts $AIRFLOW_HOME/config on sys.path
     config.mkdir(parents=True, exist_ok=True)
     values: dict[str, Any] = asdict(timing)
-    values["sensor_timeout"] = dict(timing.sensor_timeout)
+    if isinstance(timing.sensor_timeout, Mapping):
+        values["sensor_timeout"] = dict(timing.sensor_timeout)
     path = config / "airflow_local_settings.py"
     path.write_text(_POLICY.format(timing=repr(values)))
     return path
@@ -88,8 +96,12 @@ def airflow_env(
     connection_extra: Mapping[str, Any],
     secret: str,
     conn_id: str = "aws_default",
+    variables: Mapping[str, str] | None = None,
+    connections: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """Environment for every Airflow process of the stack (api-server, scheduler, ...)."""
+    """Environment for every Airflow process of the stack (api-server, scheduler, ...);
+    ``variables`` and ``connections`` (the ``[tool.harness]`` table's) as ``AIRFLOW_VAR_*`` and
+    ``AIRFLOW_CONN_*``, as ``python -m harness run`` gives them."""
     conn = {"conn_type": "aws", "login": "testing", "password": "testing",
             "extra": dict(connection_extra)}
     return {
@@ -122,6 +134,8 @@ def airflow_env(
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_SEC": "2",
         "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
+        **variables_env(variables),
+        **connections_env(connections),
         f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(conn),
         # Offline: dummy credentials only, and no instance-metadata lookups.
         "AWS_ACCESS_KEY_ID": "testing",

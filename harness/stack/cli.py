@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any, TypeGuard
 
+from harness.config import ConfigError, load_config
 from harness.stack import airflow_setup
 from harness.stack.processes import (
     MARKER_VAR,
@@ -57,12 +58,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                     help="metadata DB: PostgreSQL when its binaries are installed (auto)")
     up.add_argument("--poke-interval", type=float, default=1.0,
                     help="sensors' poke interval in seconds under the stack (default 1)")
-    up.add_argument("--input-timeout", type=float, default=20.0,
-                    help="validar_entrada's timeout in seconds (default 20)")
+    up.add_argument("--config", type=Path, default=None, metavar="FILE",
+                    help="TOML file with a [tool.harness] table (the DAG, its uploads, "
+                         "Variables, connections); default ./pyproject.toml")
+    up.add_argument("--dag-id", default=None,
+                    help="the DAG `up` waits for; default the table's dag_id")
+    up.add_argument("--input-timeout", type=float, default=None, metavar="SECONDS",
+                    help="how long every input sensor (any sensor but a job sensor) waits; "
+                         "default the table's sensor_timeout, else "
+                         f"{airflow_setup.INPUT_TIMEOUT_S:g}")
     up.add_argument("--deferrable", action="store_true",
-                    help="run aguardar_step_spark deferrable (on the triggerer)")
+                    help="run the EMR step sensor(s) deferrable (on the triggerer)")
     up.add_argument("--no-data", action="store_true",
-                    help="do not upload the input CSV (the 'input missing' scenario)")
+                    help="upload none of the table's files (the 'input missing' scenario); "
+                         "its buckets are still created")
+    up.add_argument("--skip-upload", action="append", default=[], type=Path, metavar="LOCAL",
+                    help="leave out the table's upload of LOCAL (repeatable)")
     up.add_argument("--foreground", action="store_true",
                     help="run in this process until Ctrl-C instead of detaching")
     sub.add_parser("down", help="stop every process of the stack (and check none is left)")
@@ -76,15 +87,32 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _config(args: argparse.Namespace) -> StackConfig:
+    """The stack's settings: the ``[tool.harness]`` table with the flags on top; ``ConfigError``
+    naming the key (or flag) and the file."""
+    config_file = args.config.resolve() if args.config is not None else None
+    table = load_config(config_file)
+    dag_id = args.dag_id or table.dag_id
+    if not dag_id:
+        raise ConfigError(f"no DAG to wait for: give --dag-id, or set dag_id in {table.where()}")
+    uploads = {u.local.resolve() for u in table.uploads}
+    for local in args.skip_upload:
+        if local.resolve() not in uploads:
+            raise ConfigError(
+                f"--skip-upload {local}: not one of the uploads in {table.where()} ("
+                f"{', '.join(str(u.local) for u in table.uploads) or 'none'})")
+    timeout = args.input_timeout if args.input_timeout is not None else (
+        table.sensor_timeout if table.sensor_timeout is not None
+        else airflow_setup.INPUT_TIMEOUT_S)
     return StackConfig(
-        state_dir=args.state_dir.resolve(), port=args.port, backend=args.backend,
-        database=args.database,
-        data=None if args.no_data else Path("data/dados_vendas.csv").resolve(),
-        script=Path("spark/processar_vendas.py").resolve(),
-        dags_folder=Path("dags").resolve(),
+        state_dir=args.state_dir.resolve(), dag_id=dag_id, port=args.port,
+        backend=args.backend, database=args.database,
+        config_file=table.source,  # the supervisor reads the same file, whatever its cwd
+        dags_folder=table.dags_folder.resolve(),
+        no_uploads=args.no_data,
+        skip_uploads=tuple(p.resolve() for p in args.skip_upload),
         timing=airflow_setup.LocalTiming(
             poke_interval=args.poke_interval, deferrable=args.deferrable,
-            sensor_timeout={"validar_entrada": args.input_timeout}),
+            sensor_timeout=timeout),
     )
 
 
@@ -118,8 +146,12 @@ def _up(args: argparse.Namespace) -> int:
         return 1
     if state and state.get("stack_id") and marked_processes(state["stack_id"], _roots(state)):
         kill_marked(state["stack_id"], _roots(state))  # leftovers of a crashed stack
+    try:
+        config = _config(args)
+    except ConfigError as e:
+        print(f"harness stack up: {e}", file=sys.stderr)
+        return 2
     prepare_state_dir(state_dir)
-    config = _config(args)
     config_id = config.stack_id
     started = time.monotonic()
     if args.foreground:

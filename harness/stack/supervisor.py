@@ -21,10 +21,12 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from harness.config import HarnessConfig, load_config
 from harness.stack import airflow_setup
 from harness.stack.api import AirflowApi
 from harness.stack.processes import (
@@ -41,7 +43,6 @@ from harness.stack.processes import (
 __all__ = ["Stack", "StackConfig", "read_state", "STATE_FILE"]
 
 STATE_FILE = "state.json"
-DAG_ID = "pipeline_emr"
 MIGRATE_TIMEOUT_S = 600
 #: From the Airflow processes' spawn to all of them healthy and the DAG parsed. On a loaded
 #: two-core machine the four imports of Airflow alone take a minute.
@@ -51,12 +52,20 @@ AIRFLOW_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 
 @dataclass
 class StackConfig:
+    """One stack's settings. What it runs comes from the repository's ``[tool.harness]`` table
+    (``config_file``; None: ``./pyproject.toml``): the DAG it waits for, the buckets, uploads,
+    roles, Variables and connections; ``dag_id`` and ``dags_folder`` here are the table's with
+    the command line on top."""
+
     state_dir: Path
+    dag_id: str
     port: int = 8080
     backend: str = "embedded"
+    config_file: Path | None = None
     dags_folder: Path = Path("dags")
-    data: Path | None = Path("data/dados_vendas.csv")
-    script: Path | None = Path("spark/processar_vendas.py")
+    #: Leave every upload out (the "input missing" case), or those of these local paths.
+    no_uploads: bool = False
+    skip_uploads: tuple[Path, ...] = ()
     timing: airflow_setup.LocalTiming = field(default_factory=airflow_setup.LocalTiming)
     database: str = "auto"  # auto | postgres | sqlite
     #: In every process's environment (HARNESS_STACK_ID) and in the state file.
@@ -64,23 +73,27 @@ class StackConfig:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "state_dir": str(self.state_dir), "port": self.port, "backend": self.backend,
+            "state_dir": str(self.state_dir), "dag_id": self.dag_id, "port": self.port,
+            "backend": self.backend,
+            "config_file": None if self.config_file is None else str(self.config_file),
             "dags_folder": str(self.dags_folder),
-            "data": None if self.data is None else str(self.data),
-            "script": None if self.script is None else str(self.script),
+            "no_uploads": self.no_uploads, "skip_uploads": [str(p) for p in self.skip_uploads],
             "timing": {"poke_interval": self.timing.poke_interval,
                        "deferrable": self.timing.deferrable,
-                       "sensor_timeout": dict(self.timing.sensor_timeout)},
+                       "sensor_timeout": (dict(self.timing.sensor_timeout)
+                                          if isinstance(self.timing.sensor_timeout, Mapping)
+                                          else self.timing.sensor_timeout)},
             "database": self.database, "stack_id": self.stack_id,
         }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> StackConfig:
         return cls(
-            state_dir=Path(d["state_dir"]), port=d["port"], backend=d["backend"],
+            state_dir=Path(d["state_dir"]), dag_id=d["dag_id"], port=d["port"],
+            backend=d["backend"],
+            config_file=None if d["config_file"] is None else Path(d["config_file"]),
             dags_folder=Path(d["dags_folder"]),
-            data=None if d["data"] is None else Path(d["data"]),
-            script=None if d["script"] is None else Path(d["script"]),
+            no_uploads=d["no_uploads"], skip_uploads=tuple(Path(p) for p in d["skip_uploads"]),
             timing=airflow_setup.LocalTiming(**d["timing"]), database=d["database"],
             stack_id=d["stack_id"],
         )
@@ -177,10 +190,12 @@ class Stack:
         self._mark("backend_ready")
         self.login = airflow_setup.write_login(home)
         airflow_setup.write_local_settings(home, cfg.timing)
+        table = self.harness_config()
         env = self._env(airflow_setup.airflow_env(
             home=home, dags_folder=cfg.dags_folder.resolve(), db_url=db_url, port=cfg.port,
             login=self.login, connection_extra=self.backend.connection_extra(),
-            secret=secrets.token_urlsafe(32)))
+            secret=secrets.token_urlsafe(32), variables=table.variables,
+            connections=table.connections))
         self._migrate(env)
         self._mark("db_migrated")
         self._provision()
@@ -247,7 +262,7 @@ class Stack:
             self.state["database_note"] = (
                 "SQLite metadata DB, because no PostgreSQL server binaries (initdb, postgres) "
                 "were found (or --database sqlite): one writer at a time, fine for one DAG run; "
-                "install PostgreSQL for the lesson's setup")
+                "install PostgreSQL for a production-like metadata DB")
             return f"sqlite:///{self.dir / 'home' / 'airflow.db'}"
         server = PostgresServer(folder=self.dir / "pg")
         # Recorded before it can fail: stop() must see it.
@@ -272,20 +287,20 @@ class Stack:
             raise StartupError(f"`airflow db migrate` failed (exit {proc.returncode}):\n"
                                f"{log_tail(log)}")
 
-    def _provision(self) -> None:
-        """[tool.harness] of ./pyproject.toml; with ``data=None`` without the upload of the
-        default input file (the "input missing" scenarios)."""
-        from dataclasses import replace
+    def harness_config(self) -> HarnessConfig:
+        """The ``[tool.harness]`` table this stack runs, without the uploads it leaves out;
+        their buckets are kept (the DAG then finds its input missing, not its bucket)."""
+        config = load_config(self.config.config_file)
+        skipped = {p.resolve() for p in self.config.skip_uploads}
+        return replace(
+            config, buckets=tuple(config.all_buckets()),
+            uploads=() if self.config.no_uploads else tuple(
+                u for u in config.uploads if u.local.resolve() not in skipped))
 
-        from harness.config import load_config
+    def _provision(self) -> None:
         from harness.provisioning import provision
 
-        config = load_config()
-        if self.config.data is None and StackConfig.data is not None:
-            dropped = StackConfig.data.resolve()
-            config = replace(config, uploads=tuple(
-                u for u in config.uploads if u.local.resolve() != dropped))
-        provision(self.backend, config)
+        provision(self.backend, self.harness_config())
 
     def _wait_airflow(self) -> None:
         assert self.login is not None, "the login is written (_configure) before Airflow starts"
@@ -303,7 +318,7 @@ class Stack:
                 if not all(health.get(c, {}).get("status") == "healthy"
                            for c in ("metadatabase", "scheduler", "triggerer", "dag_processor")):
                     return False
-                seen["dag"] = api.dag(DAG_ID)
+                seen["dag"] = api.dag(self.config.dag_id)
             except Exception as e:  # not up yet: connection refused, 404 before the parse ...
                 seen["last_error"] = str(e)
                 return False
@@ -314,8 +329,8 @@ class Stack:
                               if c.name in AIRFLOW_COMPONENTS)
             raise StartupError(
                 f"Airflow was not ready within {READY_TIMEOUT_S} s (expected every component "
-                f"healthy and DAG {DAG_ID} parsed); last health: {seen.get('health')}, last "
-                f"error: {seen.get('last_error')}\n{tails}")
+                f"healthy and DAG {self.config.dag_id} parsed); last health: "
+                f"{seen.get('health')}, last error: {seen.get('last_error')}\n{tails}")
 
     def stop(self) -> list[int]:
         """Stop every child (Airflow first, the database last); returns pids still alive."""

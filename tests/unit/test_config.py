@@ -222,3 +222,38 @@ def test_connections_reach_the_runs_environment():
     env = _run_env(spec)
     assert env["AIRFLOW_CONN_MY_API"] == '{"conn_type": "http", "host": "h"}'
     assert "AIRFLOW_CONN_AWS_DEFAULT" in env  # the harness's own stays
+
+
+def test_the_aws_table_parses_and_a_bad_placeholder_names_the_key_and_the_file(tmp_path):
+    path = _pyproject(tmp_path, '''[tool.harness.aws.variables]
+bucket = "{bucket}"
+tags = '{"a": "{run_id}"}'
+n = 2
+''')
+    config = load_config(cwd=tmp_path)
+    assert config.aws_variables == {"bucket": "{bucket}", "tags": '{"a": "{run_id}"}', "n": "2"}
+    _pyproject(tmp_path, '[tool.harness.aws.variables]\nb = "{buckte}"\n')
+    with pytest.raises(ConfigError) as e:
+        load_config(cwd=tmp_path)
+    assert str(e.value) == (
+        f"{path}: tool.harness.aws.variables.b: unknown placeholder {{buckte}}; known: "
+        "{bucket}, {run_id}, {region}, {tags}, {instance_type}, {core_count}")
+    _pyproject(tmp_path, '[tool.harness.aws]\nvars = {}\n')
+    with pytest.raises(ConfigError, match=r"pyproject.toml: tool.harness.aws: expected a table "
+                                          "with one key, variables"):
+        load_config(cwd=tmp_path)
+
+
+def test_an_invalid_key_names_the_file(tmp_path):
+    path = _pyproject(tmp_path, "[tool.harness]\ndag_id = 3\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(cwd=tmp_path)
+    assert str(e.value) == f"{path}: tool.harness.dag_id: expected a DAG id, got 3"
+
+
+def test_placeholders_are_filled_and_other_braces_kept():
+    from harness.config import fill_placeholders
+
+    values = {"bucket": "b-1", "run_id": "r1"}
+    assert fill_placeholders('{"k": "{run_id}"} s3://{bucket}/x {other}', values) == \
+        '{"k": "r1"} s3://b-1/x {other}'

@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from harness.aws_setup import AwsRunSetup
+from harness.config import load_config
+
 ROOT = Path(__file__).resolve().parents[3]
-DATA = ROOT / "data" / "dados_vendas.csv"
-SCRIPT = ROOT / "spark" / "processar_vendas.py"
+#: The lesson's [tool.harness] table on a real-AWS run's bucket (what smoke-aws uploads, sets).
+LESSON = AwsRunSetup.from_config(load_config(ROOT / "pyproject.toml"))
 
 
 @pytest.fixture

@@ -12,20 +12,20 @@ from harness.backends.aws_cleanup import CREATED_BY_TAG, RUN_ID_TAG
 from harness.backends.aws_cost import ClusterPlan, CostGuardError
 from harness.backends.base import BackendUnavailable
 
-from .conftest import DATA, SCRIPT, bucket_names, cluster_state, small_cluster, tags_of
+from .conftest import LESSON, bucket_names, cluster_state, small_cluster, tags_of
 
 
 def test_start_reads_identity_and_names_everything_with_the_run_id(aws_backend_factory):
     with aws_backend_factory(run_id="ab12cd34", bucket_prefix="smoke") as aws:
         assert aws.identity.account == "123456789012"  # moto's account, via STS
         assert aws.bucket_name == "smoke-ab12cd34"
-        aws.provision(data=DATA, script=SCRIPT)
+        aws.provision(LESSON.files)
         s3 = aws.client("s3")
         tagging = s3.get_bucket_tagging(Bucket="smoke-ab12cd34")["TagSet"]
         assert tags_of(tagging) == {RUN_ID_TAG: "ab12cd34", CREATED_BY_TAG: "airflow-emr-harness"}
         keys = [o["Key"] for o in s3.list_objects_v2(Bucket="smoke-ab12cd34")["Contents"]]
         assert sorted(keys) == ["input/dados_vendas.csv", "scripts/processar_vendas.py"]
-        variables = aws.dag_variables()
+        variables = LESSON.variables(aws.run_values())
         assert variables["emr_bucket_name"] == "smoke-ab12cd34"
         assert variables["emr_instance_type"] == "m5.xlarge"
         assert variables["emr_instance_count"] == "1"
@@ -34,14 +34,15 @@ def test_start_reads_identity_and_names_everything_with_the_run_id(aws_backend_f
 
 
 def test_the_dags_cluster_request_carries_the_run_tags(aws_backend_factory, dagbag):
-    """The Variables the backend sets make pipeline_emr's RunJobFlow tag the cluster."""
+    """The Variables of the lesson's [tool.harness.aws.variables], filled with the backend's run
+    values, make pipeline_emr's RunJobFlow tag the cluster."""
     from harness.airflow.dag_testing import emr_request, render_task
 
     with aws_backend_factory(run_id="feed0001") as aws:
-        aws.provision(data=DATA, script=SCRIPT)
+        aws.provision(LESSON.files)
         dag = dagbag.dags["pipeline_emr"]
         _, body = emr_request(render_task(dag, "criar_cluster_emr",
-                                          variables=aws.dag_variables()))
+                                          variables=LESSON.variables(aws.run_values())))
         emr = aws.client("emr")
         cid = emr.run_job_flow(**body)["JobFlowId"]  # what the DAG's task sends
         cluster = emr.describe_cluster(ClusterId=cid)["Cluster"]
@@ -59,7 +60,7 @@ def test_stop_terminates_only_the_runs_clusters_and_deletes_its_bucket(
     other_run = small_cluster(emr, tags={RUN_ID_TAG: "otherrun"})
     untagged = small_cluster(emr)
     with aws_backend_factory(run_id="0000beef") as aws:
-        aws.provision(data=DATA, script=SCRIPT)
+        aws.provision(LESSON.files)
         ours = small_cluster(emr, tags=aws.tags())
         # Versioned objects and delete markers are emptied too (EMR log buckets may be).
         s3.put_bucket_versioning(Bucket=aws.bucket_name,
@@ -78,7 +79,7 @@ def test_stop_terminates_only_the_runs_clusters_and_deletes_its_bucket(
 def test_stop_cleans_up_when_the_body_fails(aws_backend_factory, emulated_aws):
     emr, s3 = emulated_aws.client("emr"), emulated_aws.client("s3")
     with pytest.raises(RuntimeError, match="the run failed"), aws_backend_factory() as aws:
-        aws.provision(data=DATA, script=SCRIPT)
+        aws.provision(LESSON.files)
         cid = small_cluster(emr, tags=aws.tags())
         raise RuntimeError("the run failed")
     assert cluster_state(emr, cid) == "TERMINATED"
@@ -88,7 +89,7 @@ def test_stop_cleans_up_when_the_body_fails(aws_backend_factory, emulated_aws):
 def test_stop_cleans_up_on_keyboard_interrupt(aws_backend_factory, emulated_aws):
     emr, s3 = emulated_aws.client("emr"), emulated_aws.client("s3")
     with pytest.raises(KeyboardInterrupt), aws_backend_factory() as aws:
-        aws.provision(data=DATA, script=SCRIPT)
+        aws.provision(LESSON.files)
         cid = small_cluster(emr, tags=aws.tags())
         raise KeyboardInterrupt
     assert cluster_state(emr, cid) == "TERMINATED"
@@ -121,7 +122,7 @@ def test_missing_emr_roles_are_reported_with_the_fix(aws_backend_factory, emulat
     with aws_backend_factory(profile=None) as aws:
         with pytest.raises(RequiredRolesMissing, match="EMR_DefaultRole: create them once with "
                                                        "`aws emr create-default-roles`"):
-            aws.provision(data=DATA, script=SCRIPT)
+            aws.provision(LESSON.files)
         assert bucket_names(emulated_aws.client("s3")) == []
 
 

@@ -18,7 +18,7 @@ import pytest
 from harness.backends.aws_cleanup import RUN_ID_TAG
 from harness.emr.roles import create_default_roles
 
-from .conftest import ROOT
+from .conftest import LESSON, ROOT
 
 #: Generous bounds for a loaded two-core machine (never timing assertions, only hang guards).
 READY_TIMEOUT_S = 120
@@ -180,7 +180,10 @@ def _assert_cleaned_up(url: str, run_id: str, text: str) -> None:
 def test_a_failed_step_fails_the_run_and_cleans_up(served, tmp_path):
     script = tmp_path / "broken_job.py"
     script.write_text("raise SystemExit('the job failed on purpose')\n")
-    proc, lines = smoke(served, "fail0001", "--yes-this-costs-money", "--script", str(script))
+    # The lesson's job script replaced through the generic --upload (same destination).
+    (dest,) = [str(u.dest) for u in LESSON.config.uploads if u.local.name.endswith(".py")]
+    proc, lines = smoke(served, "fail0001", "--yes-this-costs-money",
+                        "--upload", f"{script}={dest}")
     assert finish(proc, lines) == 1, lines.text
     assert "aguardar_step_spark: failed" in lines.text
     _assert_cleaned_up(served, "fail0001", lines.text)

@@ -11,7 +11,7 @@ import pytest
 
 from harness.aws_smoke import print_plan, run_smoke, signals_raise
 
-from .conftest import DATA, ROOT, SCRIPT
+from .conftest import LESSON
 
 #: The seed sample's figures (as tests/integration/pipeline).
 POKE_INTERVAL_S = float(os.environ.get("SMOKE_POKE_INTERVAL", "30"))
@@ -29,8 +29,7 @@ def smoke_and_check(backend, spark) -> None:
 
     print_plan(backend, print)  # account and region first
     with signals_raise(deadline_s=backend.plan.run_timeout_s + 300), backend:
-        result, header, rows = run_smoke(backend, dags_folder=ROOT / "dags", data=DATA,
-                                         script=SCRIPT, progress=print,
+        result, header, rows = run_smoke(backend, LESSON.config, progress=print,
                                          poke_interval=POKE_INTERVAL_S)  # fmt: skip
         assert result.ok, result.failure_report()
     schema = T.StructType([

@@ -43,9 +43,9 @@ class BaseSensorOperator:  # the class names plan_overrides looks at
     pass
 
 
-class EmrStepSensor(BaseSensorOperator):
+class _Sensor(BaseSensorOperator):
     def __init__(self) -> None:
-        self.task_id = "aguardar_step_spark"
+        self.task_id = "wait_for_step"
         self.poke_interval = 60
         self.mode = "poke"
         self.timeout = 1800
@@ -57,10 +57,14 @@ class EmrStepSensor(BaseSensorOperator):
         self.retries = 0
 
 
-class S3KeySensor(EmrStepSensor):
+class EmrStepSensor(_Sensor):  # a job sensor (by class name)
+    pass
+
+
+class S3KeySensor(_Sensor):  # an input sensor
     def __init__(self) -> None:
         super().__init__()
-        self.task_id = "validar_entrada"
+        self.task_id = "wait_for_input"
         self.mode = "reschedule"
         self.timeout = 600
         self.retries = 2
@@ -75,8 +79,9 @@ def _policy(tmp_path: Path, timing: LocalTiming):
 
 
 def test_policy_applies_local_timing(tmp_path: Path) -> None:
+    # A task id given explicitly (a mapping) still works.
     policy = _policy(tmp_path, LocalTiming(poke_interval=1.0,
-                                           sensor_timeout={"validar_entrada": 20.0}))
+                                           sensor_timeout={"wait_for_input": 20.0}))
     sensor, step = S3KeySensor(), EmrStepSensor()
     policy(sensor)
     policy(step)
@@ -91,3 +96,14 @@ def test_policy_makes_the_step_sensor_deferrable(tmp_path: Path) -> None:
     policy(step)
     assert step.deferrable is True and step.poke_interval == 1
     assert step.max_attempts == 1800  # its timeout, at one poke per second
+
+
+def test_one_timeout_bounds_every_input_sensor_whatever_its_task_id(tmp_path: Path) -> None:
+    """The stack names no task: the bound is the generic rule of `harness run --sensor-timeout`
+    (every sensor but a job sensor)."""
+    policy = _policy(tmp_path, LocalTiming(poke_interval=1.0, sensor_timeout=7.0))
+    sensor, step = S3KeySensor(), EmrStepSensor()
+    policy(sensor)
+    policy(step)
+    assert (sensor.timeout, step.timeout) == (7.0, 1800)
+    assert LocalTiming().sensor_timeout == 20.0  # the default: one value, no task id
