@@ -29,7 +29,7 @@ Out = Callable[[str], Any]
 
 
 def csv_part_keys(s3: Any, bucket: str, prefix: str) -> list[str]:
-    """Spark's CSV parts under ``prefix`` (``part-*.csv``; no ``_SUCCESS``, no dot files), sorted."""
+    """Spark's CSV parts under ``prefix``, sorted (no ``_SUCCESS``, no dot files)."""
     keys = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         keys += [o["Key"] for o in page.get("Contents", [])]

@@ -17,6 +17,12 @@ upload joins every part into one `bytearray`, then copies it.
   the same ETag and checksum from the parts' buffers chunk by chunk, and the new key takes
   that file as its buffer (`KeyBody` write path below).
 
+`releasing_request_bodies` wraps moto's backend app factory: a request ends in a reference cycle
+(Flask's debug helper gives `request.files` a class whose method closes over the request), so
+every request, and the 8 MiB body of an `UploadPart` with it, was freed only by a later cyclic
+garbage collection; bodies piled up in proportion to the upload's size. The apps now drop the
+body when the request ends.
+
 `copy_object_to_file` is the EMR runtime's stage-in when the step's S3 is this process's moto:
 the key's file is copied to the mirror by the kernel (`os.copy_file_range`), with no HTTP,
 no Python-level reads and no part buffers.
@@ -37,7 +43,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CHUNK_BYTES", "STREAM_MIN_BYTES", "KeyBody", "copy_object_to_file", "install"]
+__all__ = ["CHUNK_BYTES", "STREAM_MIN_BYTES", "KeyBody", "copy_object_to_file", "install",
+           "releasing_request_bodies"]
 
 #: Objects at least this large are streamed (below it, moto's in-memory path is cheap).
 STREAM_MIN_BYTES = 1024 * 1024
@@ -83,6 +90,30 @@ class KeyBody:
 
     def __bytes__(self) -> bytes:
         return b"".join(self)
+
+
+def releasing_request_bodies(create_app: Any) -> Any:
+    """Wrap moto's `create_backend_app`: each backend's Flask app drops the request's body when
+    the request ends (see the module docstring: the request is part of a reference cycle)."""
+
+    def create(*args: Any, **kwargs: Any) -> Any:
+        app = create_app(*args, **kwargs)
+
+        @app.teardown_request
+        def release(_exc: BaseException | None) -> None:
+            from flask import request
+
+            state = vars(request._get_current_object())  # type: ignore[attr-defined]  # a proxy
+            for name in _REQUEST_CACHES:
+                state.pop(name, None)
+
+        return app
+
+    return create
+
+
+#: Where werkzeug / moto / Flask cache a request's body and its parsed forms.
+_REQUEST_CACHES = ("_cached_data", "data", "form", "files", "stream")
 
 
 def copy_object_to_file(bucket: str, key: str, path: Path, *, size: int, etag: str) -> bool:
