@@ -103,7 +103,8 @@ def releasing_request_bodies(create_app: Any) -> Any:
         def release(_exc: BaseException | None) -> None:
             from flask import request
 
-            state = vars(request._get_current_object())  # type: ignore[attr-defined]  # a proxy
+            current: Any = request._get_current_object()  # type: ignore[attr-defined]  # a proxy
+            state: dict[str, Any] = current.__dict__
             for name in _REQUEST_CACHES:
                 state.pop(name, None)
 
