@@ -150,9 +150,11 @@ class EmulatedAWS:
         self._settings_backup = (had_iam, iam_conf.get(_MANAGED_POLICIES, _MISSING))
         iam_conf[_MANAGED_POLICIES] = self.load_managed_policies
 
+        # Each backend's app frees a request's body when it ends (s3_streaming: a cycle).
+        backend_app = s3_streaming.releasing_request_bodies(create_backend_app)
         app = _WarningGuard(
             ThrottleMiddleware(
-                DomainDispatcherApplication(_warning_guarded(create_backend_app)), self.faults
+                DomainDispatcherApplication(_warning_guarded(backend_app)), self.faults
             )
         )
         self._server = make_server(

@@ -11,13 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 from harness.config import HarnessConfig
+from harness.transfer import transfer_config
 
 __all__ = ["provision"]
 
 
 def provision(aws: Any, config: HarnessConfig) -> list[str]:
     """Create the config's buckets (existing ones are kept), upload its files and folders, and
-    create the EMR default roles if it asks for them. Returns the ``s3://`` URIs uploaded."""
+    create the EMR default roles if it asks for them. Uploads keep a bounded number of parts
+    in flight (`harness.transfer`). Returns the ``s3://`` URIs uploaded."""
     s3 = aws.client("s3")
     for bucket in config.all_buckets():
         try:
@@ -27,7 +29,7 @@ def provision(aws: Any, config: HarnessConfig) -> list[str]:
     uploaded = []
     for upload in config.uploads:
         for path, key in upload.files():
-            s3.upload_file(str(path), upload.dest.bucket, key)
+            s3.upload_file(str(path), upload.dest.bucket, key, Config=transfer_config())
             uploaded.append(f"s3://{upload.dest.bucket}/{key}")
     if config.emr_default_roles:
         from harness.emr.roles import create_default_roles

@@ -13,36 +13,71 @@ import io
 import json
 import resource
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from harness.config import S3Uri
 
-__all__ = ["format_table", "read_csv_prefix", "report", "run_steps", "write_task_logs",
-           "write_timings"]
+__all__ = ["SHOWN_ROWS", "format_table", "head_csv_prefix", "iter_csv_prefix", "read_csv_prefix",
+           "report", "run_steps", "write_task_logs", "write_timings"]
+
+#: Rows of each result printed after a run; the rest are counted (the files are on disk).
+SHOWN_ROWS = 50
 
 Out = Callable[[str], Any]
 
 
-def read_csv_prefix(s3: Any, bucket: str, prefix: str) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of every CSV part under ``prefix`` (Spark's part-*.csv files)."""
-    header: list[str] = []
-    rows: list[list[str]] = []
+def csv_part_keys(s3: Any, bucket: str, prefix: str) -> list[str]:
+    """Spark's CSV parts under ``prefix``, sorted (no ``_SUCCESS``, no dot files)."""
     keys = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         keys += [o["Key"] for o in page.get("Contents", [])]
-    for key in sorted(keys):
-        name = key.rsplit("/", 1)[-1]
-        if not name.endswith(".csv") or name.startswith(("_", ".")):
-            continue
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
-        lines = list(csv.reader(io.StringIO(body)))
-        if not lines:
-            continue
-        header = header or lines[0]
-        rows += lines[1:]
+    return [k for k in sorted(keys) if k.rsplit("/", 1)[-1].endswith(".csv")
+            and not k.rsplit("/", 1)[-1].startswith(("_", "."))]
+
+
+def iter_csv_prefix(s3: Any, bucket: str, prefix: str) -> Iterator[tuple[list[str], list[str]]]:
+    """(header, row) of every data row of every CSV part under ``prefix``, read as a stream:
+    one part's body open at a time, parsed as it arrives, never read whole."""
+    for key in csv_part_keys(s3, bucket, prefix):
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+        with io.TextIOWrapper(body, encoding="utf-8", newline="") as text:
+            reader = csv.reader(text)
+            header = next(reader, None)
+            if header is None:
+                continue
+            for row in reader:
+                yield header, row
+
+
+def read_csv_prefix(s3: Any, bucket: str, prefix: str) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of every CSV part under ``prefix`` (Spark's part-*.csv files). Holds
+    every row: for a result of any size, `head_csv_prefix`."""
+    header, rows, _ = head_csv_prefix(s3, bucket, prefix, limit=None)
     return header, rows
+
+
+def head_csv_prefix(s3: Any, bucket: str, prefix: str, *,
+                    limit: int | None) -> tuple[list[str], list[list[str]], int]:  # fmt: skip
+    """Header, the first ``limit`` rows (all if None) and the count of every row under
+    ``prefix``; memory bounded by ``limit``, whatever the parts' size."""
+    header: list[str] = []
+    rows: list[list[str]] = []
+    count = 0
+    for part_header, row in iter_csv_prefix(s3, bucket, prefix):
+        header = header or part_header
+        if limit is None or count < limit:
+            rows.append(row)
+        count += 1
+    if not header:  # parts with only a header still name the columns
+        for key in csv_part_keys(s3, bucket, prefix):
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+            with io.TextIOWrapper(body, encoding="utf-8", newline="") as text:
+                header = next(csv.reader(text), [])
+            if header:
+                break
+    return header, rows, count
 
 
 def format_table(header: list[str], rows: list[list[str]]) -> str:
@@ -79,11 +114,13 @@ def report(out: Out, aws: Any, result: Any, *, workdir: Path, t0: float,
     s3 = aws.client("s3")
     prefixes = list(result_prefixes)
     for prefix in prefixes:
-        header, rows = read_csv_prefix(s3, prefix.bucket, prefix.key)
+        header, rows, count = head_csv_prefix(s3, prefix.bucket, prefix.key, limit=SHOWN_ROWS)
         out("")
-        out(f"result ({prefix}): {len(rows)} row(s)")
+        out(f"result ({prefix}): {count} row(s)")
         if header:
             out(format_table(header, rows))
+            if count > len(rows):
+                out(f"... {count - len(rows)} more row(s) not shown")
         else:
             out("  (no CSV part found)")
     out("")

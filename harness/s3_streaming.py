@@ -17,19 +17,34 @@ upload joins every part into one `bytearray`, then copies it.
   the same ETag and checksum from the parts' buffers chunk by chunk, and the new key takes
   that file as its buffer (`KeyBody` write path below).
 
+`releasing_request_bodies` wraps moto's backend app factory: a request ends in a reference cycle
+(Flask's debug helper gives `request.files` a class whose method closes over the request), so
+every request, and the 8 MiB body of an `UploadPart` with it, was freed only by a later cyclic
+garbage collection; bodies piled up in proportion to the upload's size. The apps now drop the
+body when the request ends.
+
+`copy_object_to_file` is the EMR runtime's stage-in when the step's S3 is this process's moto:
+the key's file is copied to the mirror by the kernel (`os.copy_file_range`), with no HTTP,
+no Python-level reads and no part buffers.
+
 A key overwritten or deleted while a GET streams it: moto closes the old buffer and the
 response ends short (the client sees an incomplete read and retries, getting the new object).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
 import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-__all__ = ["CHUNK_BYTES", "STREAM_MIN_BYTES", "KeyBody", "install"]
+__all__ = ["CHUNK_BYTES", "STREAM_MIN_BYTES", "KeyBody", "copy_object_to_file", "install",
+           "releasing_request_bodies"]
 
 #: Objects at least this large are streamed (below it, moto's in-memory path is cheap).
 STREAM_MIN_BYTES = 1024 * 1024
@@ -75,6 +90,89 @@ class KeyBody:
 
     def __bytes__(self) -> bytes:
         return b"".join(self)
+
+
+def releasing_request_bodies(create_app: Any) -> Any:
+    """Wrap moto's `create_backend_app`: each backend's Flask app drops the request's body when
+    the request ends (see the module docstring: the request is part of a reference cycle)."""
+
+    def create(*args: Any, **kwargs: Any) -> Any:
+        app = create_app(*args, **kwargs)
+
+        @app.teardown_request
+        def release(_exc: BaseException | None) -> None:
+            from flask import request
+
+            current: Any = request._get_current_object()  # type: ignore[attr-defined]  # a proxy
+            state: dict[str, Any] = current.__dict__
+            for name in _REQUEST_CACHES:
+                state.pop(name, None)
+
+        return app
+
+    return create
+
+
+#: Where werkzeug / moto / Flask cache a request's body and its parsed forms.
+_REQUEST_CACHES = ("_cached_data", "data", "form", "files", "stream")
+
+
+def copy_object_to_file(bucket: str, key: str, path: Path, *, size: int, etag: str) -> bool:
+    """Copy object ``key`` of ``bucket`` from this process's moto S3 to ``path``, if moto holds
+    it with this size and ETag (what the caller listed). False, and ``path`` untouched, when it
+    does not: the caller downloads it instead. ``path`` is replaced atomically."""
+    from moto.s3.models import s3_backends
+
+    located = s3_backends.bucket_accounts.get(bucket)
+    if located is None:
+        return False
+    partition, account = located
+    found = s3_backends[account][partition].buckets.get(bucket)
+    fake = found.keys.get(key) if found is not None else None
+    if fake is None or not hasattr(fake, "_value_buffer"):  # absent, or a delete marker
+        return False
+    partial = path.with_name(f".{path.name}.harness-copy")
+    try:
+        with fake.lock:
+            if fake.size != size or fake.etag.strip('"') != etag:
+                return False  # changed since it was listed
+            with partial.open("wb") as out:
+                copied = _copy_buffer(fake._value_buffer, out, size)
+        if copied != size:
+            raise OSError(f"copied {copied} of {size} bytes of s3://{bucket}/{key} to {path}")
+        os.replace(partial, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
+    return True
+
+
+def _copy_buffer(buffer: Any, out: Any, size: int) -> int:
+    """Bytes [0, size) of a moto key's buffer into the open file ``out``; returns the count.
+    On disk (a rolled-over `SpooledTemporaryFile`, or a joined multipart file): kernel-side.
+    In memory (small objects only): through Python, ``CHUNK_BYTES`` at a time."""
+    raw = buffer._file if isinstance(buffer, tempfile.SpooledTemporaryFile) else buffer
+    try:
+        raw.flush()  # moto's last write may still sit in the file object's buffer
+        src = raw.fileno()
+    except (AttributeError, io.UnsupportedOperation):
+        buffer.seek(0)
+        copied = 0
+        while copied < size and (block := buffer.read(min(CHUNK_BYTES, size - copied))):
+            out.write(block)
+            copied += len(block)
+        return copied
+    out.flush()
+    dst, pos = out.fileno(), 0
+    while pos < size:
+        try:
+            n = os.copy_file_range(src, dst, size - pos, pos)
+        except OSError:  # across filesystems on some kernels, or not supported: sendfile
+            n = os.sendfile(dst, src, pos, size - pos)
+        if n == 0:  # the file is shorter than moto says: report it, never loop
+            break
+        pos += n
+    return pos
 
 
 def install() -> None:

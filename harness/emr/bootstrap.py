@@ -34,6 +34,7 @@ from harness.emr.logs import tail
 from harness.emr.node_cli import local_node_tools
 from harness.emr.node_commands import node_env
 from harness.emr.steps import S3Uri, plain_configurations
+from harness.transfer import transfer_config
 
 __all__ = ["BootstrapFailure", "BootstrapRunner", "bootstrap_log_prefix", "master_instance_id"]
 
@@ -121,7 +122,8 @@ class BootstrapRunner:
         if path.startswith(("s3://", "s3n://", "s3a://")):
             uri = S3Uri.parse(path.replace("s3n://", "s3://").replace("s3a://", "s3://"))
             local = run_dir / (Path(uri.key).name or "bootstrap-action")
-            self._s3client().download_file(uri.bucket, uri.key, str(local))
+            self._s3client().download_file(uri.bucket, uri.key, str(local),
+                                            Config=transfer_config())
         else:
             source = Path(path[len("file:"):] if path.startswith("file:") else path)
             if not source.is_absolute() or not source.is_file():

@@ -105,6 +105,7 @@ class EmrRuntime:
             s3client=self._s3client,
             base_env=self.base_env,
             step_env=self.step_env,
+            copy_object=None if s3_endpoint_url not in (None, endpoint_url) else _copy_object,
         )
         self.bootstrap_runner = BootstrapRunner(
             s3client=self._s3client, base_env=self.base_env, step_env=self.step_env
@@ -498,3 +499,10 @@ class EmrRuntime:
 
 
 _ACTIVE: EmrRuntime | None = None
+
+
+def _copy_object(bucket: str, key: str, path: Path, *, size: int, etag: str) -> bool:
+    """Stage-in from this process's moto S3: its key files copied, not downloaded."""
+    from harness.s3_streaming import copy_object_to_file
+
+    return copy_object_to_file(bucket, key, path, size=size, etag=etag)

@@ -24,12 +24,13 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.emr.steps import S3Uri, local_path_for
+from harness.transfer import transfer_config
 
 __all__ = ["SharedMirror", "Snapshot", "Stager", "SyncReport", "is_local_only"]
 
@@ -92,11 +93,17 @@ class Stager:
     """Stage S3 URIs between an S3 client (the emulated endpoint) and a local mirror.
 
     `shared`/`owner`: the mirror other steps use at the same time, and this step's key in it
-    (default: a mirror of its own)."""
+    (default: a mirror of its own). `copy_object(bucket, key, path, size=, etag=) -> bool`:
+    a faster way to mirror one listed object, tried before a download (the runtime passes
+    `harness.s3_streaming.copy_object_to_file` when the S3 is its own process's moto).
+    Transfers through the client keep a bounded number of parts in flight
+    (`harness.transfer`)."""
 
     def __init__(self, s3_client: Any, mirror_root: str | Path, *,
-                 shared: SharedMirror | None = None, owner: str = "step") -> None:  # fmt: skip
+                 shared: SharedMirror | None = None, owner: str = "step",
+                 copy_object: Callable[..., bool] | None = None) -> None:  # fmt: skip
         self.s3 = s3_client
+        self.copy_object = copy_object
         self.root = Path(mirror_root)
         self.shared = shared or SharedMirror(self.root)
         if self.shared.root != self.root:
@@ -178,7 +185,9 @@ class Stager:
         if path.is_dir():
             shutil.rmtree(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.s3.download_file(bucket, key, str(path))
+        if self.copy_object is None or not self.copy_object(bucket, key, path, size=size,
+                                                            etag=etag):  # fmt: skip
+            self.s3.download_file(bucket, key, str(path), Config=transfer_config())
         return 1
 
     def _list(self, uri: S3Uri) -> dict[str, tuple[int, str]]:
@@ -222,7 +231,7 @@ class Stager:
                 remote = self._list(uri) if remote is None else remote
                 if key in remote and remote[key][0] == meta[0] and _same_etag(path, remote[key][1]):
                     continue  # S3 has it already (another step that finished wrote it)
-                self.s3.upload_file(str(path), uri.bucket, key)
+                self.s3.upload_file(str(path), uri.bucket, key, Config=transfer_config())
                 report.uploaded.append(f"s3://{uri.bucket}/{key}")
             for path in before:
                 if path not in after and not _never_uploaded(path, self.root):
@@ -234,7 +243,7 @@ class Stager:
                 continue  # unchanged during the step
             bucket = path.relative_to(self.root).parts[0]
             key = self._key_for(bucket, path)
-            self.s3.upload_file(str(path), bucket, key)
+            self.s3.upload_file(str(path), bucket, key, Config=transfer_config())
             report.uploaded.append(f"s3://{bucket}/{key}")
         return report
 

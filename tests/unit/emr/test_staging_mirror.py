@@ -59,3 +59,56 @@ def test_release_without_stage_out_frees_the_claim(tmp_path):
     mirror.release("a")
     mirror.release("a")  # idempotent
     assert mirror.others("b") == []
+
+
+class Recording:
+    """An S3 client that records the transfers the stager makes, passing them on."""
+
+    def __init__(self, s3):
+        self.s3, self.configs = s3, []
+
+    def download_file(self, *args, Config=None):
+        self.configs.append(Config)
+        return self.s3.download_file(*args, Config=Config)
+
+    def upload_file(self, *args, Config=None):
+        self.configs.append(Config)
+        return self.s3.upload_file(*args, Config=Config)
+
+    def __getattr__(self, name):
+        return getattr(self.s3, name)
+
+
+def test_stage_in_copies_through_copy_object_and_downloads_what_it_declines(s3, tmp_path):
+    from harness.s3_streaming import copy_object_to_file
+
+    s3.put_object(Bucket="bkt", Key="in/a.csv", Body=b"a")
+    s3.put_object(Bucket="bkt", Key="in/b.csv", Body=b"b")
+    calls = []
+
+    def copy_object(bucket, key, path, *, size, etag):
+        calls.append(key)
+        return key != "in/b.csv" and copy_object_to_file(bucket, key, path, size=size, etag=etag)
+
+    client = Recording(s3)
+    snap = Stager(client, tmp_path, copy_object=copy_object).stage_in([S3Uri("bkt", "in/")])
+    assert snap.downloaded == 2 and sorted(calls) == ["in/a.csv", "in/b.csv"]
+    assert (tmp_path / "bkt/in/a.csv").read_bytes() == b"a"
+    assert (tmp_path / "bkt/in/b.csv").read_bytes() == b"b"  # declined: downloaded
+    assert len(client.configs) == 1  # only b.csv went through the client
+
+
+def test_transfers_keep_a_bounded_number_of_parts_in_flight(s3, tmp_path):
+    from harness.transfer import MAX_CONCURRENCY, PART_BYTES
+
+    s3.put_object(Bucket="bkt", Key="in/a.csv", Body=b"a")
+    client = Recording(s3)
+    stager = Stager(client, tmp_path)
+    snap = stager.stage_in([S3Uri("bkt", "in/a.csv"), S3Uri("bkt", "out/")])
+    write(tmp_path / "bkt/out/part-0")
+    write(tmp_path / "bkt/out_rejeitados/part-0")  # a sibling: uploaded by its own branch
+    stager.stage_out(snap)
+    assert len(client.configs) == 3
+    for config in client.configs:
+        assert config is not None and config.max_concurrency == MAX_CONCURRENCY
+        assert config.multipart_chunksize == PART_BYTES
