@@ -2,7 +2,7 @@
 
     python tests/benchmarks/scale.py [--rows 10 --rows 1000000 --rows 10000000]
                                      [--bad-fraction 0.05] [--data-dir DIR] [--no-warm]
-                                     [--skip-command]
+                                     [--job-rounds 3] [--suite] [--skip-command]
 
 In one run, so every ratio compares runs under the same machine load: `python -m harness up`
 once (its own state folder; timed, not in the ratios) and one warm run that is not counted
@@ -25,6 +25,10 @@ daemon, its peak reset through /proc/<pid>/clear_refs before each run), so Spark
 Airflow worker are not counted. Every result is checked against the generator's expectations
 (the printed counts, the result part line by line, the number of rejected rows); a wrong
 result exits 1. Prints the ratios per size and the load average; asserts no timing.
+
+Before the sizes, the hardened job against the lesson's (`--job-rounds`, bare `spark-submit`
+of each on the seed's data, alternating); after them, with `--suite`, the time of
+`nox -s lint unit integration`: every target of issue 12 in one run.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import csv
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,6 +54,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from harness.spark import spark_submit_argv, spark_submit_env  # noqa: E402
+from tests.benchmarks import job_vs_seed  # noqa: E402
 from tests.benchmarks.gen_sales import (  # noqa: E402
     Expected,
     expected_path,
@@ -280,6 +286,47 @@ def _summary(table: list[Row]) -> None:
           "the step < 10% at 10M rows; emulator RSS flat in input size")
 
 
+def jobs_on_seed_data(rounds: int, tmp: Path) -> None:
+    """The hardened job against the lesson's, bare `spark-submit` of each on the seed's 10
+    rows, alternating (issue 12: within 1.1x). tests/benchmarks/job_vs_seed.py has more."""
+    jobs = {"seed": job_vs_seed.SEED_JOB, "hardened": job_vs_seed.HARDENED_JOB}
+    walls: dict[str, list[float]] = {name: [] for name in jobs}
+    print(f"the hardened job vs the lesson's, seed's data, {rounds} alternating rounds:",
+          flush=True)  # fmt: skip
+    for i in range(rounds):
+        order = list(jobs) if i % 2 == 0 else list(jobs)[::-1]
+        for name in order:
+            run = job_vs_seed.spark_submit(jobs[name], job_vs_seed.DATA, tmp, event_log=False)
+            walls[name].append(run.wall)
+        print(f"  round {i + 1}: seed {walls['seed'][-1]:.1f} s, hardened "
+              f"{walls['hardened'][-1]:.1f} s ({walls['hardened'][-1] / walls['seed'][-1]:.2f}x)"
+              f"; load {_load():.1f}", flush=True)
+    med = {name: statistics.median(w) for name, w in walls.items()}
+    print(f"  medians: seed {med['seed']:.1f} s, hardened {med['hardened']:.1f} s = "
+          f"{med['hardened'] / med['seed']:.2f}x (target <= {job_vs_seed.TARGET}x)", flush=True)
+
+
+SUITE = ("lint", "unit", "integration")
+SESSION_DONE = re.compile(r"Session (\S+) was successful in (.+)$", re.M)
+
+
+def suite_time() -> None:
+    """`nox -s lint unit integration` with the environments reused (issue 12: within 5 min):
+    the whole and each session's time as nox reports it. A failing session is reported, and
+    exits the benchmark non-zero."""
+    print(f"the offline suite: python3 .ci/nox.py -R -s {' '.join(SUITE)} (load {_load():.1f})",
+          flush=True)  # fmt: skip
+    t = time.perf_counter()
+    proc = subprocess.run([sys.executable, ".ci/nox.py", "-R", "-s", *SUITE], cwd=ROOT,
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    wall = time.perf_counter() - t
+    for name, took in SESSION_DONE.findall(proc.stdout + proc.stderr):
+        print(f"  {name:<12} {took}", flush=True)
+    print(f"  whole suite  {wall / 60:.1f} min (target <= 5 min); load {_load():.1f}", flush=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"the suite failed ({proc.returncode}):\n{proc.stdout[-3000:]}")
+
+
 @contextlib.contextmanager
 def warm_services(env: dict[str, str], tmp: Path) -> Iterator[int]:
     """`harness up`, one uncounted warm run; yields the daemon's pid; `harness down` at exit."""
@@ -318,6 +365,11 @@ def main() -> int:
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="keep generated inputs here and reuse them (default: a temp dir)")
     parser.add_argument("--no-warm", action="store_true", help="skip the warm runs (no `up`)")
+    parser.add_argument("--job-rounds", type=int, default=3,
+                        help="rounds of the hardened job vs the lesson's on the seed's data "
+                             "(default 3; 0 skips)")
+    parser.add_argument("--suite", action="store_true",
+                        help="also time `nox -s lint unit integration` (environments reused)")
     parser.add_argument("--skip-command", action="store_true",
                         help="only the bare spark-submit (no emulator, no Airflow)")
     args = parser.parse_args()
@@ -329,6 +381,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp_name, \
             contextlib.ExitStack() as stack:  # fmt: skip
         tmp = Path(tmp_name)
+        if args.job_rounds > 0:
+            jobs_on_seed_data(args.job_rounds, tmp)
         env = {k: v for k, v in os.environ.items() if k != "HARNESS_NO_WARM"}
         env["HARNESS_WARM_DIR"] = str(tmp / "warm")
         warm_pid = None
@@ -357,6 +411,8 @@ def main() -> int:
             _print_size(row)
             table.append(row)
     _summary(table)
+    if args.suite:
+        suite_time()
     return 1 if failed else 0
 
 
