@@ -235,7 +235,8 @@ def sdk_api_version_only() -> Iterator[str | None]:
     # those versions' changes, and Cadwyn refuses a bundle that never restores them; the
     # newest version's routers drop them anyway.
     head_only = copy.copy(router)
-    head_only.routes = [r for r in router.routes if _DELETED_ROUTE_TAG not in getattr(r, "tags", ())]
+    head_only.routes = [r for r in router.routes
+                        if _DELETED_ROUTE_TAG not in getattr(r, "tags", ())]
     versions.bundle = VersionBundle(HeadVersion(), Version(API_VERSION))
     routes.execution_api_router = head_only
     try:
