@@ -6,12 +6,14 @@ and XComs.
 from __future__ import annotations
 
 import atexit
+import contextlib
+import copy
 import json
 import os
 import shutil
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -199,10 +201,49 @@ def _jsonable(value: Any) -> Any:
 
 
 def _warm_execution_api() -> None:
-    """Build Airflow's in-process Execution API now (else the first task pays ~3-5 s for it)."""
+    """Build Airflow's in-process Execution API now (else the first task pays ~3-5 s for it),
+    with the routers of the one API version this process's task SDK speaks."""
     from airflow.sdk.execution_time.supervisor import InProcessTestSupervisor
 
-    InProcessTestSupervisor._api_client().get("health/ping")
+    with sdk_api_version_only():
+        InProcessTestSupervisor._api_client().get("health/ping")
+
+
+@contextlib.contextmanager
+def sdk_api_version_only() -> Iterator[str | None]:
+    """While inside, Airflow's Execution API app is built for the task SDK's version only.
+
+    Cadwyn generates one set of routers and schemas per API version in the bundle (nine in
+    Airflow 3.3: about 3 s of the ~5 s of CPU the first request took here), but the in-process
+    client only ever sends the task SDK's ``API_VERSION``. When that is the bundle's newest
+    version, whose routers are the head's (a version's changes describe how to go back to the
+    version before it), a bundle of that version alone serves the same requests with the same
+    schemas. Otherwise (an SDK older or newer than the core, or a head with changes of its
+    own) Airflow's bundle is kept. Yields the version it kept, or None. Airflow's bundle and
+    router are put back on the way out.
+    """
+    from airflow.api_fastapi.execution_api import routes, versions
+    from airflow.sdk.api.datamodels._generated import API_VERSION
+    from cadwyn import HeadVersion, Version, VersionBundle
+    from cadwyn.route_generation import _DELETED_ROUTE_TAG
+
+    full, router = versions.bundle, routes.execution_api_router
+    newest = full.versions[0].value if full.versions else None
+    if API_VERSION != newest or full.head_version.changes:
+        yield None
+        return
+    # Routes that only older versions have (marked deleted in the head) would be restored by
+    # those versions' changes, and Cadwyn refuses a bundle that never restores them; the
+    # newest version's routers drop them anyway.
+    head_only = copy.copy(router)
+    head_only.routes = [r for r in router.routes
+                        if _DELETED_ROUTE_TAG not in getattr(r, "tags", ())]
+    versions.bundle = VersionBundle(HeadVersion(), Version(API_VERSION))
+    routes.execution_api_router = head_only
+    try:
+        yield API_VERSION
+    finally:
+        versions.bundle, routes.execution_api_router = full, router
 
 
 def _prepare(dag_id: str, dags_folder: str, variables: Mapping[str, Any] | None

@@ -1,23 +1,17 @@
-"""`python -m harness run`: one DAG run offline, set up from the repository's ``[tool.harness]``.
+"""`python -m harness run`: its options, read into a ``HarnessConfig`` and ``RunOptions``.
 
 Reads ``[tool.harness]`` of ``./pyproject.toml`` (or ``--config FILE``; flags override it,
-``harness.config``), starts the backend (the embedded emulator by default), provisions it
-(buckets, uploads, the EMR default roles: ``harness.provisioning``), runs the DAG unmodified
-through ``run_dag`` with per-task progress, then prints the ``result`` prefixes read back from
-S3 as tables and where the outputs and step logs are on disk (``harness.run_report``). Exit 0 on
-success; 1 with the failing task and the tail of the failed step's stderr; 2 for bad options or
-an unavailable backend.
+``harness.config``); if warm services started by `python -m harness up` are up, they run it
+(``harness.warm.client``), else ``harness.offline_run.run_offline`` does (the backend, the
+provisioning, the DAG under ``dag.test()``, the report). Exit 0 on success; 1 with the failing
+task and the tail of the failed step's stderr; 2 for bad options or an unavailable backend.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import signal
 import sys
-import time
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +23,9 @@ from harness.config import (
     parse_uploads,
     parse_vars,
 )
+from harness.offline_run import BACKENDS, RunOptions, run_offline
 
-__all__ = ["add_arguments", "main", "run_config"]
+__all__ = ["add_arguments", "main", "run_config", "run_options"]
 
 Out = Callable[[str], Any]
 
@@ -73,7 +68,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "once, while Airflow starts) instead of a cold spark-submit")
     p.add_argument("--timings", default=None, metavar="PATH",
                    help="write where the time went (phases, tasks, the Spark step) as JSON")
-    p.add_argument("--backend", choices=("embedded", "localstack", "localstack-docker"),
+    p.add_argument("--backend", choices=BACKENDS,
                    default="embedded",
                    help="where AWS comes from: the embedded emulator (default), a real LocalStack "
                         "started on this host (S3, IAM, STS, Logs; EMR from the harness's "
@@ -114,6 +109,17 @@ def run_config(args: argparse.Namespace) -> HarnessConfig:
     return config
 
 
+def run_options(args: argparse.Namespace) -> RunOptions:
+    """The flags ``run_offline`` takes beyond the config."""
+    return RunOptions(
+        workdir=Path(args.workdir) if args.workdir else None,
+        poke_interval=args.poke_interval, deferrable=args.deferrable,
+        echo_logs=args.echo_logs, warm_spark=getattr(args, "warm_spark", False),
+        timings=Path(args.timings) if args.timings else None, backend=args.backend,
+        localstack_url=args.localstack_url, install_localstack=args.install_localstack,
+    )
+
+
 def main(args: argparse.Namespace, out: Out = print) -> int:
     try:
         config = run_config(args)
@@ -126,95 +132,7 @@ def main(args: argparse.Namespace, out: Out = print) -> int:
     code = delegate_run(args, out, config)
     if code is not None:
         return code
-    # SIGTERM/SIGHUP behave like Ctrl-C: every `with` below unwinds (the DAG worker and the
-    # Spark Connect server are stopped, clusters terminated, throw-away folders removed).
-    from harness.processes import interrupt_on_signals
-
-    runtimes: list[Any] = []  # the emulator's runtime, to report its clusters' final state
-    try:
-        with interrupt_on_signals():
-            return _main(args, config, out, runtimes)
-    except KeyboardInterrupt as exc:
-        signum = getattr(exc, "signum", signal.SIGINT)
-        out(f"interrupted ({signal.Signals(signum).name}): stopped the run and cleaned up")
-        for runtime in runtimes:
-            for cluster in runtime.clusters():
-                out(f"cluster {cluster.id}: {cluster.state.value}")
-        return 128 + signum
-
-
-def _main(args: argparse.Namespace, config: HarnessConfig, out: Out,
-          runtimes: list[Any]) -> int:  # fmt: skip
-    t0 = time.perf_counter()
-    phases: dict[str, float] = {}
-
-    def phase(name: str) -> None:
-        phases[name] = time.perf_counter() - t0 - sum(phases.values())
-
-    from harness.airflow.dag_runner import prepare_dag_run
-    from harness.airflow.progress import TaskEvent, format_event
-    from harness.backends import BackendUnavailable, create_backend
-    from harness.provisioning import provision
-    from harness.run_report import report, write_timings
-
-    assert config.dag_id is not None  # run_config checked it
-    # Absolute: step commands run in their own working directory.
-    workdir = Path(args.workdir or Path(".harness", "runs",
-                                        datetime.now().strftime("%Y%m%d-%H%M%S"))).resolve()
-    # Airflow gets ready (import, Execution API, DAG parse: ~8 s) in a worker process while this
-    # one starts the backend and provisions it (~5 s): on two cores they overlap.
-    with contextlib.ExitStack() as stack:
-        prepared = stack.enter_context(prepare_dag_run(
-            config.dag_id, dags_folder=config.dags_folder, variables=config.variables))
-        phase("start_airflow_worker")
-        executor = None
-        if getattr(args, "warm_spark", False):
-            # The server's JVM starts now and warms up while Airflow and the emulator start.
-            from harness.emr.connect import ConnectExecutor
-
-            executor = stack.enter_context(
-                ConnectExecutor(log_path=workdir / "spark-connect.log"))
-            phase("start_spark_connect")
-        from harness.endpoint import console_reports
-
-        stack.enter_context(console_reports())  # the version mismatch as one plain line
-        try:
-            backend = create_backend(args.backend, workdir=workdir, executor=executor,
-                                     localstack_url=args.localstack_url,
-                                     install_localstack=args.install_localstack)
-        except ValueError as exc:  # a bad option value (an off-loopback --localstack-url ...)
-            out(f"{args.backend} backend: {exc}")
-            return 2
-        try:
-            stack.enter_context(backend)
-        except BackendUnavailable as exc:
-            out(f"{args.backend} backend unavailable: {exc}")
-            return 2
-        phase("backend_start")
-        emulator = getattr(backend, "emulator", None)
-        if emulator is not None:  # interruption reports its clusters' final state
-            runtimes.append(emulator.runtime)
-        try:
-            provision(backend, config)
-        except ConfigError as exc:  # an upload whose local path vanished since it was checked
-            out(f"harness run: {exc}")
-            return 2
-        phase("provision")
-        out(f"{backend.describe()}; running {config.dag_id} from {config.dags_folder}/ under "
-            f"Airflow's dag.test() (workdir {workdir})")
-
-        def progress(event: TaskEvent) -> None:  # `out` takes lines, not events
-            out(format_event(event))
-
-        result = prepared.run(backend=backend, poke_interval=args.poke_interval,
-                              deferrable=args.deferrable, progress=progress,
-                              echo_logs=args.echo_logs, connections=config.connections,
-                              sensor_timeout=config.sensor_timeout, timeout=config.timeout)
-        phase("run_dag")
-        if args.timings:
-            write_timings(Path(args.timings), backend, result, phases)
-        return report(out, backend, result, workdir=workdir, t0=t0,
-                      result_prefixes=config.result)
+    return run_offline(config, run_options(args), out=out)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -55,6 +55,7 @@ def test_run_hands_its_out_the_progress_lines_not_the_events(tmp_path, monkeypat
 
     from harness.airflow.progress import TaskEvent, format_event
     from harness.cli import run as cli_run
+    from harness.offline_run import run_offline
 
     event = TaskEvent("criar_cluster", "success", duration=1.5)
 
@@ -81,6 +82,34 @@ def test_run_hands_its_out_the_progress_lines_not_the_events(tmp_path, monkeypat
     monkeypatch.chdir(tmp_path)
     args = parser.parse_args(["--dag-id", "d", "--workdir", str(tmp_path / "w")])
     lines: list[object] = []
-    assert cli_run._main(args, cli_run.run_config(args), lines.append, []) == 0
+    assert run_offline(cli_run.run_config(args), cli_run.run_options(args),
+                       out=lines.append) == 0
     assert lines[-1] == format_event(event)
     assert all(isinstance(line, str) for line in lines)
+
+
+def test_run_flags_become_run_options_for_the_library_call(tmp_path):
+    # `python -m harness run` only reads arguments; harness.offline_run.run_offline runs.
+    import argparse
+    from pathlib import Path
+
+    from harness.cli import run as cli_run
+    from harness.offline_run import RunOptions
+
+    parser = argparse.ArgumentParser()
+    cli_run.add_arguments(parser)
+    assert cli_run.run_options(parser.parse_args([])) == RunOptions()
+    args = parser.parse_args(["--workdir", "w", "--timings", "t.json", "--deferrable",
+                              "--poke-interval", "1.5", "--backend", "localstack",
+                              "--localstack-url", "http://127.0.0.1:4566", "--warm-spark"])
+    assert cli_run.run_options(args) == RunOptions(
+        workdir=Path("w"), timings=Path("t.json"), deferrable=True, poke_interval=1.5,
+        backend="localstack", localstack_url="http://127.0.0.1:4566", warm_spark=True)
+
+
+def test_run_offline_without_a_dag_id_names_the_setting():
+    from harness.config import ConfigError, HarnessConfig
+    from harness.offline_run import run_offline
+
+    with pytest.raises(ConfigError, match="no DAG to run: set dag_id in \\[tool.harness\\]"):
+        run_offline(HarnessConfig(), out=print)

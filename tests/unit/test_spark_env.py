@@ -42,3 +42,23 @@ def test_spark_submit_env_points_at_this_interpreter_and_pyspark():
     assert env["PYSPARK_PYTHON"] == sys.executable
     assert Path(env["SPARK_HOME"], "bin", "spark-submit").exists()
     assert env["PATH"] == "/usr/bin"
+
+
+def test_spark_home_is_found_without_importing_pyspark():
+    # An EMR step computes it right before its spark-submit: importing pyspark there cost ~1 s.
+    import subprocess
+
+    probe = ("import sys; from harness.spark import spark_home; home = spark_home(); "
+             "print('pyspark' in sys.modules); print(home)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[2]).stdout.split("\n")
+    assert out[0] == "False"
+    pyspark = pytest.importorskip("pyspark", reason="pyspark ships with the `spark` extra")
+    assert out[1] == str(Path(pyspark.__file__).parent)
+    assert (Path(out[1]) / "bin" / "spark-submit").exists()
+
+
+def test_spark_home_without_pyspark_says_what_to_install(monkeypatch):
+    monkeypatch.setattr(hs.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ModuleNotFoundError, match="No module named 'pyspark': install the"):
+        hs.spark_home()
