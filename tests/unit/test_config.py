@@ -165,7 +165,7 @@ class _S3:
             raise self.exceptions.BucketAlreadyOwnedByYou()
         self.buckets.append(Bucket)
 
-    def upload_file(self, path, bucket, key):
+    def upload_file(self, path, bucket, key, Config=None):  # noqa: N803
         self.objects[(bucket, key)] = Path(path).read_text()
 
 

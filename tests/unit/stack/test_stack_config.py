@@ -111,7 +111,7 @@ class _S3:
     def create_bucket(self, Bucket):  # noqa: N803
         self.buckets.append(Bucket)
 
-    def upload_file(self, path, bucket, key):
+    def upload_file(self, path, bucket, key, Config=None):  # noqa: N803
         self.keys.append(f"s3://{bucket}/{key}")
 
 
