@@ -2,8 +2,9 @@
 (`spark_connect_server`): a few seconds a step instead of a cold JVM each time.
 
 Tests marked `cold_spark` keep the default: every step is a cold `spark-submit` subprocess, the
-closest to what EMR runs. At least one pipeline scenario (the happy path) and the emulator's
-Spark step tests stay cold, so that path is always proven.
+closest to what EMR runs. They are named so (`*_on_cold_spark_submit*`): the pipeline's happy
+path end to end, and the emulator's failing-script test; steps that are not PySpark scripts
+(run-example, spark-submit inside a shell script) are always cold subprocesses.
 
 The `spark` fixture (reading results back, chispa comparisons) is a Spark Connect session on
 that same server: no second JVM for the suite to start.
