@@ -73,7 +73,8 @@ def test_seed_spark_step_runs_locally(emulated_aws, emr, s3):
 
 
 @pytest.mark.cold_spark  # the error's path out of a cold spark-submit's driver
-def test_failing_pyspark_script_on_cold_spark_submit_reports_the_python_error(emulated_aws, emr, s3):
+def test_failing_pyspark_script_on_cold_spark_submit_reports_the_python_error(
+        emulated_aws, emr, s3):  # fmt: skip
     s3.create_bucket(Bucket="jobs")
     s3.put_object(Bucket="jobs", Key="bad_job.py", Body=BAD_JOB.encode())
     cid = run_cluster(emr, steps=[step("bad", "spark-submit", "--master", "yarn",
