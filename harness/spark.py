@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # pyspark is an optional extra; import it only when a session
     from pyspark.sql import SparkSession
 
 __all__ = [
+    "CONNECT_CLIENT_ENV",
     "JavaNotFoundError",
     "java_home",
     "local_spark_session",
@@ -79,9 +80,19 @@ def spark_home() -> str:
     return str(Path(spec.origin).parent)
 
 
+#: What pyspark's Spark Connect client puts in its own process's environment (a
+#: `SparkSession.builder.remote(...)` session sets SPARK_CONNECT_MODE_ENABLED). Inherited, they
+#: turn a classic `spark-submit` driver into a Connect client that fails with
+#: CONNECT_URL_NOT_SET; the Connect executor sets SPARK_REMOTE itself where it wants one.
+CONNECT_CLIENT_ENV = ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE", "SPARK_LOCAL_REMOTE")
+
+
 def spark_submit_env(base: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for `spark-submit` and for in-process sessions."""
+    """Environment for `spark-submit` and for in-process sessions: classic Spark, whatever a
+    Spark Connect client in the calling process left in its environment."""
     env = dict(os.environ if base is None else base)
+    for key in CONNECT_CLIENT_ENV:
+        env.pop(key, None)
     env["JAVA_HOME"] = java_home()
     env["SPARK_HOME"] = spark_home()
     env.setdefault("PYSPARK_PYTHON", sys.executable)

@@ -37,6 +37,17 @@ def test_spark_submit_argv_runs_locally_on_loopback():
     assert argv[-3:] == ["job.py", "in.csv", "out"]
 
 
+def test_spark_submit_env_drops_what_a_spark_connect_client_left_behind():
+    # A `SparkSession.builder.remote(...)` session in the caller sets the first one in
+    # os.environ: inherited, a cold spark-submit's driver would try to be a Connect client.
+    base = {"SPARK_CONNECT_MODE_ENABLED": "1", "SPARK_REMOTE": "sc://127.0.0.1:1",
+            "SPARK_LOCAL_REMOTE": "1", "KEEP": "me"}
+    env = hs.spark_submit_env(base)
+    assert not set(hs.CONNECT_CLIENT_ENV) & set(env), env
+    assert env["KEEP"] == "me"
+    assert base["SPARK_CONNECT_MODE_ENABLED"] == "1"  # the caller's mapping is not changed
+
+
 def test_spark_submit_env_points_at_this_interpreter_and_pyspark():
     env = hs.spark_submit_env({"PATH": "/usr/bin"})
     assert env["PYSPARK_PYTHON"] == sys.executable

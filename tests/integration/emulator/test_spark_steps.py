@@ -1,4 +1,7 @@
-"""Real spark-submit steps (one JVM each): the seed job end to end, and a failing script."""
+"""Real spark-submit steps: the seed job end to end (on the session's warm Spark Connect server,
+as the other scenarios), and a failing script as a cold `spark-submit` (its own JVM), whose
+Python error must reach FailureDetails from spark-submit's own output. The seed job's cold path
+end to end is `test_pipeline_emr.py::test_happy_path_on_cold_spark_submit`."""
 
 from __future__ import annotations
 
@@ -12,8 +15,7 @@ from harness.emr.states import StepState as S
 
 from .conftest import run_cluster, step
 
-# About the spark-submit translation itself: always cold spark-submit steps.
-pytestmark = [pytest.mark.spark, pytest.mark.cold_spark]
+pytestmark = pytest.mark.spark
 
 ROOT = Path(__file__).resolve().parents[3]
 SEED_CONFIGURATIONS = [
@@ -70,7 +72,9 @@ def test_seed_spark_step_runs_locally(emulated_aws, emr, s3):
     emr.terminate_job_flows(JobFlowIds=[cid])
 
 
-def test_failing_pyspark_script_reports_the_python_error(emulated_aws, emr, s3):
+@pytest.mark.cold_spark  # the error's path out of a cold spark-submit's driver
+def test_failing_pyspark_script_on_cold_spark_submit_reports_the_python_error(
+        emulated_aws, emr, s3):  # fmt: skip
     s3.create_bucket(Bucket="jobs")
     s3.put_object(Bucket="jobs", Key="bad_job.py", Body=BAD_JOB.encode())
     cid = run_cluster(emr, steps=[step("bad", "spark-submit", "--master", "yarn",

@@ -52,7 +52,7 @@ def _output_df(spark, aws, tmp_path):
 
 
 @pytest.mark.cold_spark  # the one scenario that proves the cold spark-submit path end to end
-def test_happy_path(run_pipeline, pipeline_aws, spark, tmp_path):
+def test_happy_path_on_cold_spark_submit(run_pipeline, pipeline_aws, spark, tmp_path):
     events = []
     result = run_pipeline(progress=events.append)
 

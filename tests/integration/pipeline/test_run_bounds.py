@@ -4,12 +4,47 @@ stops a stuck run. None of these scenarios reaches Spark."""
 
 from __future__ import annotations
 
+import functools
+import time
+
 from .conftest import LAYOUT, assert_nothing_running
 
-#: Whole-run budgets: shorter than the input sensor's local 30 s; long enough for the cluster
+#: Whole-run budgets (the tests skip the clock to their end once the run waits where they want
+#: it stopped): shorter than the input sensor's local 30 s; long enough for the cluster
 #: and the step to be created before the step sensor waits (a few seconds on a quiet machine).
-RUN_TIMEOUT = 5
+RUN_TIMEOUT = 20
 HUNG_STEP_TIMEOUT = 45
+
+
+class _SkipAheadClock:
+    """`time.monotonic`, moved ahead by a whole budget once `skip()` is called."""
+
+    def __init__(self, budget: float) -> None:
+        self.budget = budget
+        self.ahead = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.ahead
+
+    def skip(self) -> None:
+        self.ahead = self.budget
+
+
+def skip_ahead_clock(monkeypatch, budget: float) -> _SkipAheadClock:
+    """The clock of the run's budget (`run_bounds.Deadline`), for the in-process engine.
+
+    The budget must outlast what comes before the wait on a loaded machine, but a test need
+    not sit through it: once the run waits where the test wants it stopped, the test calls
+    `skip()` and the very next check finds the budget used up. (The subprocess engine, used
+    when another test configured Airflow first, keeps real time: the same assertions hold,
+    `budget` seconds later.)
+    """
+    from harness.airflow import run_bounds
+
+    clock = _SkipAheadClock(budget)
+    monkeypatch.setattr(run_bounds, "Deadline",
+                        functools.partial(run_bounds.Deadline, clock=clock))
+    return clock
 
 
 def test_bad_setting_fails_once_without_retry(run_pipeline, pipeline_aws):
@@ -30,14 +65,22 @@ def test_bad_setting_fails_once_without_retry(run_pipeline, pipeline_aws):
     assert_nothing_running(pipeline_aws, result)
 
 
-def test_run_timeout_ends_a_wait_for_missing_input(dag_runner, emulated_aws):
+def test_run_timeout_ends_a_wait_for_missing_input(dag_runner, emulated_aws, monkeypatch):
     from tests.lesson import provision
 
     provision(emulated_aws, LAYOUT, data=None, script=None)  # bucket and roles, no input
+    # The budget ends once the input sensor has reported its wait.
+    clock = skip_ahead_clock(monkeypatch, RUN_TIMEOUT)
     events = []
+
+    def progress(event):
+        events.append(event)
+        if event.task_id == "validar_entrada" and event.state == "waiting":
+            clock.skip()
+
     # The input sensor alone would wait 30 s: the run's budget ends the wait first.
     result = dag_runner("pipeline_emr", aws=emulated_aws, variables=LAYOUT.variables(),
-                        timeout=RUN_TIMEOUT, progress=events.append)
+                        timeout=RUN_TIMEOUT, progress=progress)
 
     input_url = f"s3://{LAYOUT.bucket}/{LAYOUT.input_key}"
     assert not result.ok
@@ -54,10 +97,19 @@ def test_run_timeout_ends_a_wait_for_missing_input(dag_runner, emulated_aws):
 
 
 def test_run_timeout_stops_a_hung_step_and_the_teardown_terminates_the_cluster(
-        run_pipeline, pipeline_aws):  # fmt: skip
+        run_pipeline, pipeline_aws, monkeypatch):  # fmt: skip
+    # The budget ends once the step sensor has seen the hung step RUNNING.
+    clock = skip_ahead_clock(monkeypatch, HUNG_STEP_TIMEOUT)
     events = []
+
+    def progress(event):
+        events.append(event)
+        if event.task_id == "aguardar_step_spark" and event.state == "waiting" \
+                and str(event.detail).endswith("(RUNNING)"):
+            clock.skip()
+
     result = run_pipeline(faults=lambda f: f.hang_step("processar-vendas-spark"),
-                          timeout=HUNG_STEP_TIMEOUT, progress=events.append)
+                          timeout=HUNG_STEP_TIMEOUT, progress=progress)
 
     assert not result.ok
     assert result.timed_out is not None, result.failure_report()
