@@ -327,6 +327,17 @@ class EmulatedAWS:
             env["AWS_ENDPOINT_URL_S3"] = self.s3_endpoint_url
         return env
 
+    def put_file(self, path: str | Path, bucket: str, key: str) -> bool:
+        """Put a local file into this emulator's S3 as ``s3://bucket/key`` by a kernel copy (no
+        HTTP upload, no part buffers; `harness.provisioning` uses it). False when this
+        emulator's S3 is elsewhere (``s3_endpoint_url``) or the bucket is not in it: upload
+        through ``client("s3")`` then."""
+        if self.s3_endpoint_url or self._server is None:
+            return False
+        from harness.s3_streaming import put_file_as_object
+
+        return put_file_as_object(Path(path), bucket, key)
+
     def client(self, service: str, **kwargs: Any) -> Any:
         """A boto3 client for `service` aimed at this endpoint."""
         params = {

@@ -25,7 +25,8 @@ body when the request ends.
 
 `copy_object_to_file` is the EMR runtime's stage-in when the step's S3 is this process's moto:
 the key's file is copied to the mirror by the kernel (`os.copy_file_range`), with no HTTP,
-no Python-level reads and no part buffers.
+no Python-level reads and no part buffers. `put_file_as_object` is the way in (provisioning a
+run's inputs into `EmulatedAWS`), the same way.
 
 A key overwritten or deleted while a GET streams it: moto closes the old buffer and the
 response ends short (the client sees an incomplete read and retries, getting the new object).
@@ -144,6 +145,36 @@ def copy_object_to_file(bucket: str, key: str, path: Path, *, size: int, etag: s
     finally:
         with contextlib.suppress(FileNotFoundError):
             partial.unlink()
+    return True
+
+
+def put_file_as_object(path: Path, bucket: str, key: str) -> bool:
+    """Put the local file ``path`` into this process's moto S3 as object ``key`` of ``bucket``:
+    copied by the kernel into the key's own temporary file (no HTTP, no parts, no Python-level
+    reads; the ETag is the file's MD5, computed by moto when first asked). False, and nothing
+    written, when the bucket is not in this process's moto or `install()` has not run: the
+    caller uploads instead. Objects under `STREAM_MIN_BYTES` go in as bytes, as a PUT would."""
+    from moto.s3.models import s3_backends
+
+    located = s3_backends.bucket_accounts.get(bucket)
+    if located is None or not _installed:
+        return False
+    partition, account = located
+    backend = s3_backends[account][partition]
+    size = path.stat().st_size
+    if size < STREAM_MIN_BYTES:
+        backend.put_object(bucket, key, path.read_bytes())
+        return True
+    joined = tempfile.TemporaryFile()
+    try:
+        with path.open("rb") as src:
+            copied = _copy_buffer(src, joined, size)
+        if copied != size:
+            raise OSError(f"copied {copied} of {size} bytes of {path} (did it change?)")
+        backend.put_object(bucket, key, _JoinedFile(joined, size))  # type: ignore[arg-type]  # adopted by the key (see _complete_on_disk)
+    except BaseException:
+        joined.close()
+        raise
     return True
 
 

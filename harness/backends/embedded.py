@@ -61,6 +61,10 @@ class EmbeddedBackend(Backend):
     def client(self, service: str, **kwargs: Any) -> Any:
         return self._started().client(service, **kwargs)
 
+    def put_file(self, path: str | Path, bucket: str, key: str) -> bool:
+        """The emulator's kernel-copy way in for a local file (`EmulatedAWS.put_file`)."""
+        return bool(self._started().put_file(path, bucket, key))
+
     def step_stderr_tail(self, cluster_id: str, step_id: str, lines: int = 20) -> str | None:
         return self._started().step_stderr_tail(cluster_id, step_id, lines)
 

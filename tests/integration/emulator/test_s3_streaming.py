@@ -130,3 +130,26 @@ def test_completing_a_large_multipart_upload_does_not_join_in_memory(s3):
     # moto alone joins the parts in memory and copies the join (48 MiB and more).
     assert peak < 12 * MIB, f"completing 3 x 8 MiB parts allocated {peak / MIB:.1f} MiB"
     assert s3.head_object(Bucket=BUCKET, Key="joined")["ContentLength"] == 24 * MIB
+
+
+@pytest.mark.parametrize("size", [100, 24 * MIB + 5], ids=["small", "large"])
+def test_put_file_gives_the_object_the_files_bytes_and_md5_etag(emulated_aws, s3, tmp_path,
+                                                                 size):  # fmt: skip
+    data = _payload(size)
+    path = tmp_path / "input.csv"
+    path.write_bytes(data)
+    peak = _peak_during(lambda: emulated_aws.put_file(path, BUCKET, "in/input.csv"))
+    head = s3.head_object(Bucket=BUCKET, Key="in/input.csv")
+    assert head["ContentLength"] == size
+    assert head["ETag"].strip('"') == hashlib.md5(data).hexdigest()
+    assert s3.get_object(Bucket=BUCKET, Key="in/input.csv")["Body"].read() == data
+    if size > MIB:  # a kernel copy: the file's bytes never pass through Python
+        assert peak < 2 * MIB, f"putting {size / MIB:.0f} MiB allocated {peak / MIB:.1f} MiB"
+    path.write_bytes(b"changed")  # the object is a copy, not the file
+    assert s3.get_object(Bucket=BUCKET, Key="in/input.csv")["Body"].read() == data
+
+
+def test_put_file_refuses_a_bucket_it_does_not_hold(emulated_aws, tmp_path):
+    path = tmp_path / "x"
+    path.write_bytes(b"x")
+    assert emulated_aws.put_file(path, "no-such-bucket-here", "k") is False
