@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -106,3 +108,21 @@ def read_line(stream, timeout: float) -> str:
     reader.start()
     reader.join(timeout)
     return got[0] if got else ""
+
+
+@contextlib.contextmanager
+def sigint_reaches_children() -> Iterator[None]:
+    """Children started inside get SIGINT's default disposition, so a test's SIGINT acts as a
+    Ctrl-C would, even when this process ignores SIGINT: a background job of a
+    non-interactive shell (`cmd &`, `nohup cmd &`) starts with SIGINT ignored, an ignored
+    signal stays ignored across exec, and Python then installs no KeyboardInterrupt handler.
+    A handled signal is reset to the default on exec, so handling it here for the moment of
+    the spawn is enough."""
+    ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    if ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        if ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -28,6 +28,7 @@ from tests.proc_helpers import (
     exe_name,
     poll,
     read_line,
+    sigint_reaches_children,
     survivors,
     with_marker,
 )
@@ -195,7 +196,7 @@ def test_pytest_session_interrupted_runs_finalizers(tmp_path, sig):
     env.update(PROBE_REPORT=str(report), PROBE_MARKER=marker,
                PROBE_STEP_ARGS=json.dumps(blocking_step_args(ready, tmp_path / "fifo", marker)))
     out_path = tmp_path / "pytest.out"
-    with out_path.open("w") as out:
+    with out_path.open("w") as out, sigint_reaches_children():
         proc = subprocess.Popen(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
              "--basetemp", str(tmp_path / "basetemp"), str(inner)],

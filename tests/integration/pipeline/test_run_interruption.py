@@ -20,7 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.proc_helpers import blocking_step_args, descendants, poll, survivors, with_marker
+from tests.proc_helpers import (
+    blocking_step_args,
+    descendants,
+    poll,
+    sigint_reaches_children,
+    survivors,
+    with_marker,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -68,7 +75,7 @@ def test_run_leaves_nothing_behind(tmp_path, sig):
     env = {**os.environ, "TMPDIR": str(tmpdir),
            "PROBE_STEP_ARGS": json.dumps(blocking_step_args(ready, tmp_path / "fifo", marker))}
     out_path = tmp_path / "run.out"
-    with out_path.open("w") as out:
+    with out_path.open("w") as out, sigint_reaches_children():
         proc = subprocess.Popen(
             [sys.executable, "-m", "harness", "run", "--dag-id", "orphan_probe",
              "--dags-folder", str(dags), "--workdir", str(tmp_path / "run")],
