@@ -5,23 +5,8 @@ from __future__ import annotations
 
 import types
 
-import boto3
-import pytest
-from moto import mock_aws
-
 from harness import run_report
 from harness.config import S3Uri
-
-
-@pytest.fixture
-def s3(monkeypatch):
-    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                 "AWS_DEFAULT_REGION": "us-east-1"}.items():  # fmt: skip
-        monkeypatch.setenv(k, v)
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket="bkt")
-        yield client
 
 
 def put(s3, key, text):

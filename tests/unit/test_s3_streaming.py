@@ -8,24 +8,12 @@ import hashlib
 import os
 import tracemalloc
 
-import boto3
 import pytest
 from moto import mock_aws
 
 from harness.s3_streaming import copy_object_to_file
 
 MIB = 1024 * 1024
-
-
-@pytest.fixture
-def s3(monkeypatch):
-    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                 "AWS_DEFAULT_REGION": "us-east-1"}.items():  # fmt: skip
-        monkeypatch.setenv(k, v)
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket="bkt")
-        yield client
 
 
 def listed(s3, key):
