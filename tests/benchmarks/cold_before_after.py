@@ -21,26 +21,16 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from harness.spark import spark_submit_argv, spark_submit_env  # noqa: E402
+from tests.benchmarks.warm_vs_cold import timed  # noqa: E402
 
 SCRIPT = ROOT / "spark" / "processar_vendas.py"
 DATA = ROOT / "data" / "dados_vendas.csv"
-
-
-def timed(argv: list[str], *, env: dict[str, str], cwd: Path, what: str) -> float:
-    t = time.perf_counter()
-    proc = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - t
-    if proc.returncode != 0:
-        raise SystemExit(f"{what} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n"
-                         f"{proc.stderr[-3000:]}")
-    return wall
 
 
 def export(ref: str, dest: Path) -> Path:
@@ -79,11 +69,11 @@ def main() -> int:
             load = os.getloadavg()[0]
             walls["bare"].append(timed(
                 spark_submit_argv(SCRIPT, str(DATA), str(tmp / f"bare-{i}")),
-                env=spark_submit_env(), cwd=tmp, what="bare spark-submit"))
+                env=spark_submit_env(), cwd=tmp, what="bare spark-submit")[0])
             for name in (("before", "after") if i % 2 == 0 else ("after", "before")):
                 walls[name].append(timed(
                     [sys.executable, "-m", "harness", "run", "--no-warm", "--workdir",
-                     str(tmp / f"{name}-{i}")], env=env, cwd=trees[name], what=f"{name} run"))
+                     str(tmp / f"{name}-{i}")], env=env, cwd=trees[name], what=f"{name} run")[0])
             bare, old, new = (walls[k][-1] for k in ("bare", "before", "after"))
             print(f"round {i + 1} (load {load:.1f} -> {os.getloadavg()[0]:.1f}): bare {bare:.1f} s"
                   f", cold before {old:.1f} s ({old / bare:.2f}x), cold after {new:.1f} s "

@@ -17,6 +17,7 @@ from harness.config import (
     parse_vars,
 )
 from harness.provisioning import provision
+from tests.unit.fake_s3 import FakeS3
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -151,27 +152,9 @@ def test_the_run_command_needs_a_dag_and_says_where(tmp_path, monkeypatch):
     assert lines == ["harness run: --var expects NAME=VALUE, got 'x'"]
 
 
-class _S3:
-    class exceptions:  # noqa: N801  (boto3's shape)
-        class BucketAlreadyOwnedByYou(Exception):
-            pass
-
-    def __init__(self) -> None:
-        self.buckets: list[str] = []
-        self.objects: dict[tuple[str, str], str] = {}
-
-    def create_bucket(self, Bucket):  # noqa: N803
-        if Bucket in self.buckets:
-            raise self.exceptions.BucketAlreadyOwnedByYou()
-        self.buckets.append(Bucket)
-
-    def upload_file(self, path, bucket, key, Config=None):  # noqa: N803
-        self.objects[(bucket, key)] = Path(path).read_text()
-
-
 class _Aws:
     def __init__(self) -> None:
-        self.s3 = _S3()
+        self.s3 = FakeS3()
 
     def client(self, service):
         assert service == "s3"  # emr_default_roles is false here

@@ -14,6 +14,7 @@ from harness.config import ConfigError
 from harness.stack import airflow_setup
 from harness.stack.cli import _config, add_arguments
 from harness.stack.supervisor import Stack, StackConfig
+from tests.unit.fake_s3 import FakeS3
 
 TABLE = '''[tool.harness]
 dag_id = "orders_daily"
@@ -99,25 +100,9 @@ def test_the_tables_variables_and_connections_reach_airflows_environment(tmp_pat
     assert env["AIRFLOW_CONN_WEB"] == "http://127.0.0.1:1"
 
 
-class _S3:
-    class exceptions:  # noqa: N801  (boto3's shape)
-        class BucketAlreadyOwnedByYou(Exception):
-            pass
-
-    def __init__(self) -> None:
-        self.buckets: list[str] = []
-        self.keys: list[str] = []
-
-    def create_bucket(self, Bucket):  # noqa: N803
-        self.buckets.append(Bucket)
-
-    def upload_file(self, path, bucket, key, Config=None):  # noqa: N803
-        self.keys.append(f"s3://{bucket}/{key}")
-
-
 class _Backend:
     def __init__(self) -> None:
-        self.s3 = _S3()
+        self.s3 = FakeS3()
 
     def client(self, service):
         assert service == "s3"  # emr_default_roles is not asked for
