@@ -65,7 +65,7 @@ TIMING_DEPENDENT: dict[str, str] = {
     # whether each cluster reached WAITING before the test terminated it
     "test_list_clusters": rf"KeyError: 'ReadyDateTime'|{_EARLY_STATE}",
     "test_describe_job_flows": _EARLY_STATE,
-    "test_describe_job_flow": _EARLY_STATE,
+    "test_describe_job_flow": rf"KeyError: 'ReadyDateTime'|{_EARLY_STATE}",
     "test_run_job_flow": _EARLY_STATE,
     "test_run_job_flow_with_step_concurrency": _EARLY_STATE,
     "test_modify_cluster": _EARLY_STATE,
