@@ -42,6 +42,11 @@ def _pytest(session: nox.Session, *args: str) -> None:
     session.run("pytest", *args, *session.posargs)
 
 
+#: pytest-xdist: one worker per core, at most 4 (each worker starts its own JVM and Airflow),
+#: tests handed out as workers free up. `nox -s integration -- -n 0` runs in one process.
+PARALLEL = ("-n", "auto", "--maxprocesses=4", "--dist=worksteal")
+
+
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff; spark/ also checked for Python 3.7 (the cluster's Python); import boundaries;
@@ -65,7 +70,7 @@ def lint(session: nox.Session) -> None:
 def unit(session: nox.Session) -> None:
     """Unit layer: Spark job (one local JVM), DAG structure and templating, pure harness logic."""
     _sync(session, "airflow", "spark", groups=("test", "lint", "stack"))
-    _pytest(session, "tests/unit")
+    _pytest(session, "tests/unit", *PARALLEL)
 
 
 @nox.session(python=PYTHON)
@@ -73,7 +78,7 @@ def integration(session: nox.Session) -> None:
     """Emulated AWS: the EMR emulator, the CLI, and the DAG end-to-end against it."""
     _sync(session, "airflow", "spark")
     # The Airflow stack's tests (a minute per stack start) have their own session: `stack`.
-    _pytest(session, "tests/integration", "-m", "not stack")
+    _pytest(session, "tests/integration", "-m", "not stack", *PARALLEL)
 
 
 @nox.session(python=PYTHON)

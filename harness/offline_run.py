@@ -21,6 +21,7 @@ when interrupted. Heavy modules (Airflow, moto, pyspark) are imported inside the
 from __future__ import annotations
 
 import contextlib
+import itertools
 import signal
 import time
 from collections.abc import Callable
@@ -63,9 +64,20 @@ class RunOptions:
     install_localstack: bool = False
 
 
-def default_workdir() -> Path:
-    """``.harness/runs/<local time stamp>`` under the current directory."""
-    return Path(".harness", "runs", datetime.now().strftime("%Y%m%d-%H%M%S"))
+def default_workdir(parent: Path = Path(".harness", "runs")) -> Path:
+    """A new, empty ``<parent>/<local time stamp>`` (default parent: ``.harness/runs`` under
+    the current directory), created here; ``<stamp>-2``, ``-3`` ... when runs started in the
+    same second (two terminals, a parallel test session) would otherwise share one S3 mirror."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    parent.mkdir(parents=True, exist_ok=True)
+    for n in itertools.count(1):
+        candidate = parent / (stamp if n == 1 else f"{stamp}-{n}")
+        try:
+            candidate.mkdir()  # atomic: exactly one run gets each name
+        except FileExistsError:
+            continue
+        return candidate
+    raise AssertionError("unreachable")
 
 
 def run_offline(config: HarnessConfig, options: RunOptions | None = None, *,
