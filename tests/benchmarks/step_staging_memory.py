@@ -73,7 +73,8 @@ def child(in_mib: int, out_mib: int, upload_out: bool) -> dict:
                 _write_csv(mirror / BUCKET / name / "part-00000.csv", out_mib)
             assert len(stager.stage_out(snap).uploaded) == 2
             peaks["staged out"] = _vm_hwm_mib()
-            rows = [head_csv_prefix(s3, BUCKET, p, limit=50)[2] for p in ("out/", "out_rejeitados/")]
+            rows = [head_csv_prefix(s3, BUCKET, prefix, limit=50)[2]
+                    for prefix in ("out/", "out_rejeitados/")]
             assert rows[0] == rows[1] == out_mib * (MIB // len(ROW)), rows
             peaks["read back"] = _vm_hwm_mib()
     return peaks

@@ -131,7 +131,7 @@ def test_staging_out_a_large_file_does_not_read_it_into_memory(s3, tmp_path):
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert peak < 2 * MIB, f"{peak / MIB:.1f} MiB of Python allocations staging out {size // MIB} MiB"
+    assert peak < 2 * MIB, f"{peak / MIB:.1f} MiB allocated staging out {size // MIB} MiB"
     meta = listed(s3, "out/part-0.csv")
     assert meta == {"size": size, "etag": hashlib.md5(data).hexdigest()}
     copied = tmp_path / "copied"
