@@ -6,7 +6,7 @@ GET (boto3's `download_file` sends 8 MiB ranges from 10 threads) reads the whole
 slices it, so staging a 400 MiB input held up to ten copies at once. Completing a multipart
 upload joins every part into one `bytearray`, then copies it.
 
-`install()` (process-wide, idempotent; moto's state is process-global) changes two things:
+`install()` (process-wide, idempotent; moto's state is process-global) changes three things:
 
 - In `S3Response.get_object` only, a key larger than `STREAM_MIN_BYTES` is handed on as a
   `KeyBody`: a view of the key's buffer that moto's range handling slices (it only needs `len`
@@ -16,6 +16,8 @@ upload joins every part into one `bytearray`, then copies it.
 - `FakeMultipart.complete` joins the parts into a temporary file instead of memory, computes
   the same ETag and checksum from the parts' buffers chunk by chunk, and the new key takes
   that file as its buffer (`KeyBody` write path below).
+- `FakeKey.etag` (an object's MD5, computed when first listed) reads `CHUNK_BYTES` blocks,
+  not moto's 16 MiB ones.
 
 `releasing_request_bodies` wraps moto's backend app factory: a request ends in a reference cycle
 (Flask's debug helper gives `request.files` a class whose method closes over the request), so
@@ -236,7 +238,26 @@ def install() -> None:
         models.FakeKey.value = property(streamed_value, value.fset)  # type: ignore[method-assign,assignment]  # a patch
         responses.S3Response.get_object = get_object_streamed  # type: ignore[method-assign]  # a patch
         models.FakeMultipart.complete = _complete_on_disk(models)  # type: ignore[method-assign]  # a patch
+        models.FakeKey.etag = property(_chunked_etag(models))  # type: ignore[method-assign,assignment]  # a patch
         _installed = True
+
+
+def _chunked_etag(models: Any) -> Any:
+    """moto's `FakeKey.etag` (the MD5 of the body, computed when first asked: a listing, a
+    HEAD), reading `CHUNK_BYTES` at a time where moto reads 16 MiB blocks: every object of
+    16 MiB or more cost this process a 16 MiB buffer (and the allocator's copy of it) at the
+    first listing after its put."""
+
+    def etag(key: Any) -> str:
+        if key._etag is None:
+            digest = models.md5_hash()
+            key._value_buffer.seek(0)
+            while block := key._value_buffer.read(CHUNK_BYTES):
+                digest.update(block)
+            key._etag = digest.hexdigest()
+        return f'"{key._etag}"'
+
+    return etag
 
 
 class _JoinedFile:

@@ -106,6 +106,7 @@ class EmrRuntime:
             base_env=self.base_env,
             step_env=self.step_env,
             copy_object=None if s3_endpoint_url not in (None, endpoint_url) else _copy_object,
+            put_object=None if s3_endpoint_url not in (None, endpoint_url) else _put_object,
         )
         self.bootstrap_runner = BootstrapRunner(
             s3client=self._s3client, base_env=self.base_env, step_env=self.step_env
@@ -506,3 +507,10 @@ def _copy_object(bucket: str, key: str, path: Path, *, size: int, etag: str) -> 
     from harness.s3_streaming import copy_object_to_file
 
     return copy_object_to_file(bucket, key, path, size=size, etag=etag)
+
+
+def _put_object(path: Path, bucket: str, key: str) -> bool:
+    """Stage-out into this process's moto S3: the file copied into the key, not uploaded."""
+    from harness.s3_streaming import put_file_as_object
+
+    return put_file_as_object(path, bucket, key)

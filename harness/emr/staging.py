@@ -96,14 +96,19 @@ class Stager:
     (default: a mirror of its own). `copy_object(bucket, key, path, size=, etag=) -> bool`:
     a faster way to mirror one listed object, tried before a download (the runtime passes
     `harness.s3_streaming.copy_object_to_file` when the S3 is its own process's moto).
+    `put_object(path, bucket, key) -> bool`: the same for stage-out, tried before an upload
+    (`harness.s3_streaming.put_file_as_object`: the file copied into moto's key by the kernel,
+    where an upload held up to `MAX_CONCURRENCY` parts several times over in this process).
     Transfers through the client keep a bounded number of parts in flight
     (`harness.transfer`)."""
 
     def __init__(self, s3_client: Any, mirror_root: str | Path, *,
                  shared: SharedMirror | None = None, owner: str = "step",
-                 copy_object: Callable[..., bool] | None = None) -> None:  # fmt: skip
+                 copy_object: Callable[..., bool] | None = None,
+                 put_object: Callable[[Path, str, str], bool] | None = None) -> None:  # fmt: skip
         self.s3 = s3_client
         self.copy_object = copy_object
+        self.put_object = put_object
         self.root = Path(mirror_root)
         self.shared = shared or SharedMirror(self.root)
         if self.shared.root != self.root:
@@ -231,7 +236,7 @@ class Stager:
                 remote = self._list(uri) if remote is None else remote
                 if key in remote and remote[key][0] == meta[0] and _same_etag(path, remote[key][1]):
                     continue  # S3 has it already (another step that finished wrote it)
-                self.s3.upload_file(str(path), uri.bucket, key, Config=transfer_config())
+                self._put(path, uri.bucket, key)
                 report.uploaded.append(f"s3://{uri.bucket}/{key}")
             for path in before:
                 if path not in after and not _never_uploaded(path, self.root):
@@ -243,9 +248,13 @@ class Stager:
                 continue  # unchanged during the step
             bucket = path.relative_to(self.root).parts[0]
             key = self._key_for(bucket, path)
-            self.s3.upload_file(str(path), bucket, key, Config=transfer_config())
+            self._put(path, bucket, key)
             report.uploaded.append(f"s3://{bucket}/{key}")
         return report
+
+    def _put(self, path: Path, bucket: str, key: str) -> None:
+        if self.put_object is None or not self.put_object(path, bucket, key):
+            self.s3.upload_file(str(path), bucket, key, Config=transfer_config())
 
     def _key_for(self, bucket: str, path: Path) -> str:
         return path.relative_to(self.root / bucket).as_posix()

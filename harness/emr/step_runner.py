@@ -58,9 +58,11 @@ class StepRunner:
         base_env: dict[str, str],
         step_env: dict[str, str],
         copy_object: Callable[..., bool] | None = None,
+        put_object: Callable[[Path, str, str], bool] | None = None,
     ) -> None:
         self.executor = executor
         self.copy_object = copy_object  # see Stager
+        self.put_object = put_object
         self.faults = faults
         self._s3client = s3client
         self.base_env = base_env
@@ -147,7 +149,7 @@ class StepRunner:
         for n in plan.notes:
             note(n)
         stager = Stager(self._s3client(), ws.mirror_root, shared=ws.mirror, owner=step.id,
-                        copy_object=self.copy_object)  # fmt: skip
+                        copy_object=self.copy_object, put_object=self.put_object)  # fmt: skip
         snap = stager.stage_in(plan.s3_uris)
         note(f"Staged in {len(plan.s3_uris)} S3 location(s), {snap.downloaded} object(s) copied")
 

@@ -108,3 +108,50 @@ def test_request_bodies_are_freed_when_the_request_ends(monkeypatch, release):
         assert left < 4 * MIB, f"{left / MIB:.1f} MiB still allocated after three 8 MiB PUTs"
     else:
         assert left > 16 * MIB  # the control: moto keeps them until the cyclic GC runs
+
+
+def test_staging_out_a_large_file_does_not_read_it_into_memory(s3, tmp_path):
+    """The EMR runtime's stage-out into this process's moto: the file goes into the key by a
+    kernel copy (an upload held parts of it in memory), and its ETag is the file's MD5."""
+    from harness import s3_streaming
+    from harness.emr.staging import Stager
+    from harness.emr.steps import S3Uri
+
+    s3_streaming.install()
+    size = 24 * MIB
+    stager = Stager(s3, tmp_path / "mirror", put_object=s3_streaming.put_file_as_object)
+    snap = stager.stage_in([S3Uri("bkt", "out/")])
+    local = tmp_path / "mirror/bkt/out/part-0.csv"
+    local.parent.mkdir(parents=True, exist_ok=True)
+    data = os.urandom(size)
+    local.write_bytes(data)
+    tracemalloc.start()
+    try:
+        assert stager.stage_out(snap).uploaded == ["s3://bkt/out/part-0.csv"]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * MIB, f"{peak / MIB:.1f} MiB allocated staging out {size // MIB} MiB"
+    meta = listed(s3, "out/part-0.csv")
+    assert meta == {"size": size, "etag": hashlib.md5(data).hexdigest()}
+    copied = tmp_path / "copied"
+    assert copy_object_to_file("bkt", "out/part-0.csv", copied, **meta)
+    assert copied.read_bytes() == data
+
+
+def test_an_objects_etag_is_computed_in_small_blocks(s3, tmp_path):
+    """moto hashes a key's body when it is first listed; it read 16 MiB blocks."""
+    from harness import s3_streaming
+
+    s3_streaming.install()
+    data = os.urandom(40 * MIB)
+    (tmp_path / "big").write_bytes(data)
+    assert s3_streaming.put_file_as_object(tmp_path / "big", "bkt", "big")
+    tracemalloc.start()
+    try:
+        etag = s3.list_objects_v2(Bucket="bkt")["Contents"][0]["ETag"]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert etag.strip('"') == hashlib.md5(data).hexdigest()
+    assert peak < 2 * s3_streaming.CHUNK_BYTES + MIB, f"{peak / MIB:.1f} MiB hashing 40 MiB"

@@ -153,3 +153,44 @@ def test_put_file_refuses_a_bucket_it_does_not_hold(emulated_aws, tmp_path):
     path = tmp_path / "x"
     path.write_bytes(b"x")
     assert emulated_aws.put_file(path, "no-such-bucket-here", "k") is False
+
+
+def test_a_steps_staging_and_the_reports_read_back_stay_bounded(emulated_aws, s3, tmp_path):
+    """What the endpoint's process does with a step's data around the Spark command, as the
+    runtime wires it: the input provisioned, staged in, a large output and its sibling (the
+    rejects) staged out, then read back as `python -m harness run` reports them. Every step
+    streams: the peak does not grow with the files (an upload of the outputs over HTTP held
+    up to four 8 MiB parts several times over; moto's ETag read 16 MiB blocks)."""
+    from harness.emr.staging import Stager
+    from harness.emr.steps import S3Uri
+    from harness.run_report import head_csv_prefix
+
+    runner = emulated_aws.runtime.step_runner
+    assert runner.put_object is not None and runner.copy_object is not None
+    source = tmp_path / "input.csv"
+    source.write_bytes(_payload(48 * MIB))
+    emulated_aws.put_file(source, BUCKET, "input/vendas.csv")
+    mirror = tmp_path / "mirror"
+    stager = Stager(s3, mirror, copy_object=runner.copy_object, put_object=runner.put_object)
+    row = b"2024-01-01,produto,3,19.99,vendedor\n"
+    rows = (32 * MIB) // len(row)
+
+    def step() -> None:
+        snap = stager.stage_in([S3Uri(BUCKET, "input/vendas.csv"), S3Uri(BUCKET, "out/")])
+        for name in ("out", "out_rejeitados"):
+            part = mirror / BUCKET / name / "part-00000.csv"
+            part.parent.mkdir(parents=True, exist_ok=True)
+            with part.open("wb") as f:
+                f.write(b"data,produto,quantidade,preco_unitario,vendedor\n")
+                for _ in range(rows // 4096):
+                    f.write(row * 4096)
+        uploaded = stager.stage_out(snap).uploaded
+        assert sorted(uploaded) == [f"s3://{BUCKET}/out/part-00000.csv",
+                                    f"s3://{BUCKET}/out_rejeitados/part-00000.csv"]
+        for prefix in ("out/", "out_rejeitados/"):
+            header, shown, count = head_csv_prefix(s3, BUCKET, prefix, limit=50)
+            assert header[0] == "data" and len(shown) == 50 and count == rows // 4096 * 4096
+
+    peak = _peak_during(step)
+    # Before: 89 MiB (the uploads' parts in flight, the 16 MiB ETag blocks).
+    assert peak < 12 * MIB, f"staging 48 MiB in and 2 x 32 MiB out allocated {peak / MIB:.1f} MiB"

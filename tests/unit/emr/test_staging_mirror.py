@@ -112,3 +112,27 @@ def test_transfers_keep_a_bounded_number_of_parts_in_flight(s3, tmp_path):
     for config in client.configs:
         assert config is not None and config.max_concurrency == MAX_CONCURRENCY
         assert config.multipart_chunksize == PART_BYTES
+
+
+def test_stage_out_puts_through_put_object_and_uploads_what_it_declines(s3, tmp_path):
+    from harness import s3_streaming
+
+    s3_streaming.install()  # put_file_as_object needs the patched moto (idempotent)
+    calls = []
+
+    def put_object(path, bucket, key):
+        calls.append(key)
+        return key != "out_rejeitados/part-0" and s3_streaming.put_file_as_object(path, bucket,
+                                                                                 key)  # fmt: skip
+
+    client = Recording(s3)
+    stager = Stager(client, tmp_path, put_object=put_object)
+    snap = stager.stage_in([S3Uri("bkt", "out/")])
+    write(tmp_path / "bkt/out/part-0", "ok rows")
+    write(tmp_path / "bkt/out_rejeitados/part-0", "bad rows")  # declined: uploaded
+    report = stager.stage_out(snap)
+    assert sorted(calls) == ["out/part-0", "out_rejeitados/part-0"]
+    assert sorted(report.uploaded) == ["s3://bkt/out/part-0", "s3://bkt/out_rejeitados/part-0"]
+    assert s3.get_object(Bucket="bkt", Key="out/part-0")["Body"].read() == b"ok rows"
+    assert s3.get_object(Bucket="bkt", Key="out_rejeitados/part-0")["Body"].read() == b"bad rows"
+    assert len(client.configs) == 1  # only the declined file went through the client
