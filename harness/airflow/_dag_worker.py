@@ -1,12 +1,14 @@
 """Subprocess side of ``run_dag(..., isolation="subprocess")`` and ``prepare_dag_run``.
 
-    python -m harness.airflow._dag_worker PREPARE_JSON RESULT_JSON EVENTS_FD
+    python -m harness.airflow._dag_worker PREPARE_JSON RESULT_JSON EVENTS_FD CHANGES_FD
 
 1. Reads PREPARE_JSON (dag id, DAGs folder, Variables) and gets Airflow ready: throw-away home,
    import, Execution API warmed, DAG parsed. This needs no AWS endpoint, so it can overlap with
    the parent starting one.
 2. Reads the full run spec as one JSON line on stdin, runs it, writes each progress event as a
    JSON line to EVENTS_FD as it happens and the ``DagRunResult`` to RESULT_JSON.
+   CHANGES_FD gets a byte on each EMR state change of the parent's emulator when the spec's
+   ``state_changes`` says so (``harness.airflow.state_changes``).
 
 Not a public interface.
 """
@@ -48,7 +50,7 @@ def start_up_collections() -> Iterator[None]:
 
 
 def main(argv: list[str]) -> int:
-    prepare_path, result_path, events_fd = argv
+    prepare_path, result_path, events_fd, changes_fd = argv
     from harness.offline_env import GUARD_FLAG
 
     if os.environ.get(GUARD_FLAG) == "1":
@@ -58,6 +60,7 @@ def main(argv: list[str]) -> int:
         install_import_hook()
     from harness.airflow.environment import RunSpec
     from harness.airflow.in_process import _prepare, _run_in_process
+    from harness.airflow.state_changes import StateChanges
 
     prep = json.loads(Path(prepare_path).read_text())
     with start_up_collections():
@@ -73,7 +76,8 @@ def main(argv: list[str]) -> int:
         def forward(event: TaskEvent) -> None:
             events.write(json.dumps(event.to_dict()) + "\n")
 
-        result = _run_in_process(spec, forward, dag=dag, timings=timings)
+        changes = StateChanges(int(changes_fd)) if spec.state_changes else None
+        result = _run_in_process(spec, forward, dag=dag, timings=timings, changes=changes)
         # Written before the events pipe closes: the parent takes EOF as "result ready" and
         # does not wait for this interpreter's (slow) shutdown.
         partial = Path(result_path + ".partial")
@@ -83,4 +87,11 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    from harness import fast_exit
+
+    # Once the result is written nothing is left to do: no seconds of tearing down Airflow's
+    # modules and objects while the parent waits for this process to end.
+    fast_exit.install()
+    code = main(sys.argv[1:])
+    fast_exit.done(code)
+    raise SystemExit(code)

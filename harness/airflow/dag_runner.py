@@ -72,6 +72,7 @@ from harness.airflow.inspection import (
 from harness.airflow.overrides import DEFAULT_POKE_INTERVAL, Override, plan_overrides
 from harness.airflow.progress import ProgressCallback
 from harness.airflow.results import DagNotFoundError, DagRunResult
+from harness.airflow.state_changes import StateChanges, forward_changes, runtime_of
 from harness.airflow.worker import PreparedRun, _run_in_subprocess, prepare_dag_run
 
 __all__ = [
@@ -86,6 +87,21 @@ __all__ = [
     "prepare_dag_run",
     "run_dag",
 ]
+
+
+def _run_here(spec: RunSpec, progress: ProgressCallback | None, runtime: Any) -> DagRunResult:
+    """The in-process engine, told of ``runtime``'s EMR state changes (if any) over a pipe."""
+    if runtime is None:
+        return _engine._run_in_process(spec, progress)
+    read_fd, write_fd = os.pipe()
+    unforward = forward_changes(runtime, write_fd)
+    try:
+        spec.state_changes = True
+        return _engine._run_in_process(spec, progress, changes=StateChanges(read_fd))
+    finally:
+        unforward()
+        os.close(write_fd)
+        os.close(read_fd)
 
 
 def run_dag(
@@ -160,8 +176,10 @@ def run_dag(
         isolation = "in-process" if in_process else "subprocess"
     owner = _attribution(spec, aws, url, region)
     t0 = time.perf_counter()
-    engine = _engine._run_in_process if isolation == "in-process" else _run_in_subprocess
-    result = engine(spec, progress)
+    if isolation == "in-process":
+        result = _run_here(spec, progress, runtime_of(aws))
+    else:
+        result = _run_in_subprocess(spec, progress, runtime_of(aws))
     result.timings["run_dag"] = time.perf_counter() - t0
     if url or _is_backend(aws):
         _after_kill(aws, url, region, owner, result)

@@ -43,6 +43,9 @@ class RunSpec:
     offline: bool = True
     #: Extra Airflow connections: conn id -> URI or JSON (``AIRFLOW_CONN_<ID>``).
     connections: dict[str, str] = field(default_factory=dict)
+    #: The worker is told of the emulator's EMR state changes (``harness.airflow.state_changes``):
+    #: EMR sensors wait for one between pokes instead of polling every ``poke_interval``.
+    state_changes: bool = False
 
 
 def _run_env(spec: RunSpec) -> dict[str, str]:

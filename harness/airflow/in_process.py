@@ -108,8 +108,10 @@ def _run_in_process(
     *,
     dag: Any = None,
     timings: dict[str, float] | None = None,
+    changes: Any = None,
 ) -> DagRunResult:
-    """Run the spec in this process (``dag``: already parsed by ``_prepare``)."""
+    """Run the spec in this process (``dag``: already parsed by ``_prepare``; ``changes``: the
+    emulator's state-change signal, a ``state_changes.StateChanges``)."""
     from harness.airflow import progress as progress_mod
 
     timings = dict(timings or {})
@@ -137,7 +139,7 @@ def _run_in_process(
             apply_overrides(dag, plan)
             deadline = run_bounds.Deadline(spec.timeout) if spec.timeout else None
             instrumented = run_bounds.instrument(dag.tasks, on_wait=recorder.waiting,
-                                                 deadline=deadline)
+                                                 deadline=deadline, changes=changes)
             t, cpu = time.perf_counter(), time.process_time()
             dr = dag.test(run_conf=spec.conf)
             timings["dag_test"] = time.perf_counter() - t

@@ -15,6 +15,9 @@ all applied from outside the DAG (on the loaded DAG's task objects, never in the
   (``AirflowFailException``: no retry), and every other task's ``execution_timeout`` is capped to
   what is left of the budget when it starts. Teardowns are exempt (they clean up, e.g. terminate
   the cluster): they get ``TEARDOWN_GRACE`` seconds past the deadline.
+  Given the emulator's state-change signal (``harness.airflow.state_changes``), an EMR sensor
+  then waits for the next EMR state change (at most ``CHANGE_WAIT_MAX`` s) before Airflow's own
+  ``poke_interval`` sleep and the next poke, instead of polling every ``poke_interval``.
 
 Airflow copies a task right before running it (``prepare_for_execution``, a shallow copy) and
 renders templates on the copy; the wrappers are instance attributes, copied with it, and act on
@@ -30,6 +33,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+
+from harness.airflow.state_changes import CHANGE_WAIT_MAX, SIGNALLED_SENSOR_CLASSES, StateChanges
 
 __all__ = [
     "INPUT_SENSOR_TIMEOUT",
@@ -148,16 +153,23 @@ def instrument(
     *,
     on_wait: Callable[[str, str], Any],
     deadline: Deadline | None = None,
+    changes: StateChanges | None = None,
 ) -> list[str]:
     """Wrap the tasks' ``poke`` / ``prepare_for_execution`` as described in the module doc.
 
+    ``changes``: the emulator's state-change signal; EMR sensors it covers wait for a change
+    (at most ``CHANGE_WAIT_MAX`` s) after a false poke (``harness.airflow.state_changes``).
     Returns one line per instrumented task (for ``DagRunResult.overrides``).
     """
     done = []
     for task in tasks:
         if is_sensor(task) and callable(getattr(type(task), "poke", None)):
-            _wrap_poke(task, on_wait, deadline)
-            done.append(f"{task.task_id}.poke: reports what it waits for")
+            signalled = changes is not None and bool(class_names(task)
+                                                     & set(SIGNALLED_SENSOR_CLASSES))
+            _wrap_poke(task, on_wait, deadline, changes if signalled else None)
+            done.append(f"{task.task_id}.poke: reports what it waits for"
+                        + (f"; waits up to {CHANGE_WAIT_MAX:g} s for the emulator's next EMR "
+                           "state change between pokes" if signalled else ""))
         if deadline is not None and hasattr(type(task), "prepare_for_execution"):
             _wrap_prepare(task, deadline)
             done.append(f"{task.task_id}.execution_timeout: capped to the run's budget left")
@@ -166,8 +178,8 @@ def instrument(
     return done
 
 
-def _wrap_poke(task: Any, on_wait: Callable[[str, str], Any],
-               deadline: Deadline | None) -> None:  # fmt: skip
+def _wrap_poke(task: Any, on_wait: Callable[[str, str], Any], deadline: Deadline | None,
+               changes: StateChanges | None = None) -> None:  # fmt: skip
     poke = type(task).poke
     # The job's last state, read where the provider reads it (a staticmethod called on self).
     last_state: dict[str, str] = {}
@@ -183,12 +195,18 @@ def _wrap_poke(task: Any, on_wait: Callable[[str, str], Any],
 
     def wrapped(context: Any) -> Any:
         current = context.get("task", task) if hasattr(context, "get") else task
+        if changes is not None:
+            changes.clear()  # a change from now on, even during the poke, ends the wait below
         result = poke(current, context)
         if not result:
             waiting_for = describe_wait(current, last_state.get("state"))
             on_wait(current.task_id, waiting_for)
             if deadline is not None and deadline.expired():
                 raise deadline.stop(current.task_id, waiting_for)
+            if changes is not None:
+                limit = CHANGE_WAIT_MAX if deadline is None else \
+                    min(CHANGE_WAIT_MAX, deadline.remaining())
+                changes.wait(limit)  # then Airflow sleeps poke_interval and pokes again
         return result
 
     task.poke = wrapped

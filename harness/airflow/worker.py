@@ -15,7 +15,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from harness.airflow.environment import RunSpec, _is_backend, _one_of, _spec
 from harness.airflow.inspection import _after_kill, _attribution, _inspect
 from harness.airflow.progress import ProgressCallback, TaskEvent
 from harness.airflow.results import DagRunResult
+from harness.airflow.state_changes import forward_changes, runtime_of
 from harness.guard import is_loopback_url
 from harness.offline_env import OfflineFiles, offline_env, snapshot_environ
 from harness.processes import popen_reaped, stop_reaped
@@ -68,6 +69,10 @@ class PreparedRun:
         prep_path.write_text(json.dumps({"dag_id": dag_id, "dags_folder": self.dags_folder,
                                          "variables": self.variables}))
         self._events_r, events_w = os.pipe()
+        # The emulator's EMR state changes, forwarded once run() knows the backend.
+        changes_r, changes_w = os.pipe()
+        self._changes_w: int | None = changes_w
+        self._unforward: Callable[[], None] | None = None
         env = {k: v for k, v in snapshot_environ().items() if not k.startswith("AIRFLOW")}
         repo_root = str(Path(__file__).resolve().parents[2])  # the folder holding harness/
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [repo_root, env.get("PYTHONPATH")]))
@@ -85,17 +90,20 @@ class PreparedRun:
             with open(self._output_path, "w") as output:
                 self._proc = popen_reaped(
                     [sys.executable, "-m", "harness.airflow._dag_worker", str(prep_path),
-                     str(self._result_path), str(events_w)],
+                     str(self._result_path), str(events_w), str(changes_r)],
                     grace=WORKER_STOP_GRACE, cleanup=[self._tmp.name],
-                    env=env, pass_fds=(events_w,), stdin=subprocess.PIPE,
+                    env=env, pass_fds=(events_w, changes_r), stdin=subprocess.PIPE,
                     stdout=output, stderr=subprocess.STDOUT, text=True,
                 )  # fmt: skip
         except BaseException:
             os.close(self._events_r)
+            os.close(changes_w)
+            self._changes_w = None
             self._cleanup_files()
             raise
         finally:
             os.close(events_w)
+            os.close(changes_r)
         self._used = False
         self._killed = False
 
@@ -121,6 +129,7 @@ class PreparedRun:
         self._used = True
         kwargs["variables"] = {**self.variables, **(kwargs.get("variables") or {})}
         spec, url, region = _spec(self.dag_id, self.dags_folder, aws, **kwargs)
+        self._forward_changes(runtime_of(aws), spec)
         owner = _attribution(spec, aws, url, region)
         t0 = time.perf_counter()
         try:
@@ -132,6 +141,12 @@ class PreparedRun:
             _after_kill(aws, url, region, owner, result)
             _inspect(aws, url, region, owner, result)
         return result
+
+    def _forward_changes(self, runtime: Any, spec: RunSpec) -> None:
+        """EMR sensors wait for ``runtime``'s next state change instead of a fast fixed poll."""
+        if runtime is not None and self._changes_w is not None and self._unforward is None:
+            self._unforward = forward_changes(runtime, self._changes_w)
+            spec.state_changes = True
 
     def _execute(self, spec: RunSpec, progress: ProgressCallback | None) -> DagRunResult:
         self._used = True
@@ -178,6 +193,12 @@ class PreparedRun:
         # The worker has nothing left to do once its result is written (or it is not wanted):
         # its Airflow home is throw-away, so it is stopped rather than waited for.
         stop_reaped(self._proc, grace=WORKER_STOP_GRACE)  # the worker and anything it started
+        unforward, self._unforward = self._unforward, None
+        if unforward is not None:
+            unforward()
+        if self._changes_w is not None:
+            os.close(self._changes_w)
+            self._changes_w = None
         if self._result_path.exists():
             home = json.loads(self._result_path.read_text()).get("airflow_home")
             if home and Path(home).name.startswith("airflow-home-"):
@@ -211,11 +232,14 @@ def prepare_dag_run(dag_id: str, *, dags_folder: str | os.PathLike[str] = "dags"
     return PreparedRun(dag_id, dags_folder=dags_folder, variables=variables, offline=offline)
 
 
-def _run_in_subprocess(spec: RunSpec, progress: ProgressCallback | None) -> DagRunResult:
-    """Run the spec in ``python -m harness.airflow._dag_worker``; events stream back over a pipe."""
+def _run_in_subprocess(spec: RunSpec, progress: ProgressCallback | None,
+                       runtime: Any = None) -> DagRunResult:  # fmt: skip
+    """Run the spec in ``python -m harness.airflow._dag_worker``; events stream back over a pipe
+    (and ``runtime``'s EMR state changes go the other way, ``harness.airflow.state_changes``)."""
     offline = spec.endpoint_url is not None and is_loopback_url(spec.endpoint_url)
     with PreparedRun(spec.dag_id, dags_folder=spec.dags_folder,
                      variables=spec.variables, offline=offline) as prepared:  # fmt: skip
+        prepared._forward_changes(runtime, spec)
         return prepared._execute(spec, progress)
 
 

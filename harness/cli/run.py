@@ -52,7 +52,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workdir", default=None,
                    help="emulator workdir (S3 mirror, step logs); default .harness/runs/<stamp>")
     p.add_argument("--poke-interval", type=float, default=0.2, metavar="SECONDS",
-                   help="sensors' poke interval (the DAG's own is kept if lower); default 0.2")
+                   help="sensors' poke interval (the DAG's own is kept if lower); default 0.2; "
+                        "EMR sensors also wait for the emulator's next EMR state change (at "
+                        "most 2 s) between pokes")
     p.add_argument("--deferrable", action="store_true", help="run EMR step sensors deferrable")
     p.add_argument("--sensor-timeout", type=_seconds, default=None, metavar="SECONDS",
                    help="how long input sensors (any sensor but a job sensor) wait for their "

@@ -99,6 +99,7 @@ class EmrRuntime:
         self._stopping = False
         self._unpatch: list[Callable[[], None]] = []
         self._held: set[ClusterState] = set()
+        self._listeners: list[Callable[[], Any]] = []
         self.step_runner = StepRunner(
             executor=self.executor,
             faults=self.faults,
@@ -377,6 +378,30 @@ class EmrRuntime:
                 )
             return self.step(cluster_id, step_id)
 
+    def on_state_change(self, callback: Callable[[], Any]) -> Callable[[], None]:
+        """Call ``callback()`` after every cluster or step state change; returns its remover.
+
+        It runs in the thread that made the change, under the runtime's lock: it must be quick
+        and must not block (what a waiting sensor in another process needs: one byte written
+        to a pipe, ``harness.airflow.state_changes``)."""
+        with self._cond:
+            self._listeners.append(callback)
+
+        def remove() -> None:
+            with self._cond:
+                if callback in self._listeners:
+                    self._listeners.remove(callback)
+
+        return remove
+
+    def _changed(self) -> None:
+        self._cond.notify_all()
+        for callback in self._listeners:
+            try:
+                callback()
+            except Exception:  # a listener's fault must not break the cluster's life
+                log.exception("state-change listener %r failed", callback)
+
     # ------------------------------------------------------------------------------------------
     # state changes (always under self._cond)
     # ------------------------------------------------------------------------------------------
@@ -413,7 +438,7 @@ class EmrRuntime:
         c.state = state.value
         run.history.append((state, run.reason.value if run.reason else None, now))
         log.debug("%s -> %s (%s)", run.id, state.value, run.reason_message)
-        self._cond.notify_all()
+        self._changed()
 
     def _set_step(self, step: StepRun, state: StepState) -> None:
         advance(step.state, state)
@@ -425,7 +450,7 @@ class EmrRuntime:
         step.state = state
         step.moto._emu_failure = step.failure
         step.moto.state = state.value
-        self._cond.notify_all()
+        self._changed()
 
     def _register_step(self, run: ClusterRun, moto_step: Any) -> None:
         enrich(moto_step)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import pytest
 from chispa import assert_df_equality
 
+from harness.airflow.state_changes import CHANGE_WAIT_MAX, runtime_of
+
 from .conftest import (
     COLUMNS,
     EXPECTED_ROWS,
@@ -72,6 +74,15 @@ def test_happy_path_on_cold_spark_submit(run_pipeline, pipeline_aws, spark, tmp_
             if e.task_id in TASKS and e.state != "waiting"] == [
         (t, s) for t in TASKS for s in ("running", "success")
     ]
+
+    if runtime_of(pipeline_aws) is not None:
+        # The emulator told the step sensor of each EMR state change: it poked (for real) once
+        # per change or per CHANGE_WAIT_MAX s, not every 0.2 s (a load can only make it fewer).
+        assert any(o.startswith("aguardar_step_spark.poke:") and "state change" in o
+                   for o in result.overrides), result.overrides
+        pokes = result.logs["aguardar_step_spark"].count("Poking step")
+        bound = 5 + result.durations["aguardar_step_spark"] / CHANGE_WAIT_MAX
+        assert 1 <= pokes <= bound, (pokes, bound)
 
     actual, expected = _output_df(spark, pipeline_aws, tmp_path)
     assert_df_equality(actual, expected)  # row order too: by total_receita descending

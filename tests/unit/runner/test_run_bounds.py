@@ -18,6 +18,7 @@ from harness.airflow.run_bounds import (
     instrument,
     is_job_sensor,
 )
+from harness.airflow.state_changes import CHANGE_WAIT_MAX
 from harness.airflow.worker import killed_result
 
 
@@ -243,3 +244,54 @@ def test_a_reused_dag_object_loses_an_earlier_runs_deadline():
     instrument([work], on_wait=lambda *a: None, deadline=Deadline(5, fail_with=Fail))
     instrument([work], on_wait=lambda *a: None)
     assert work.prepare_for_execution().execution_timeout is None
+
+
+class Changes:
+    """Stands in for state_changes.StateChanges: records the calls, answers ``changed``."""
+
+    def __init__(self, changed: bool = False) -> None:
+        self.calls: list = []
+        self.changed = changed
+
+    def clear(self):
+        self.calls.append("clear")
+
+    def wait(self, timeout):
+        self.calls.append(("wait", timeout))
+        return self.changed
+
+
+def test_a_step_sensor_waits_for_the_emulators_next_change_after_a_false_poke():
+    task = EmrStepSensor(task_id="s", job_flow_id="j-1", step_id="s-2", answers=[
+        {"Step": {"Status": {"State": "RUNNING"}}}, {"Step": {"Status": {"State": "COMPLETED"}}}])
+    changes = Changes()
+    lines = instrument([task], on_wait=lambda *a: None, changes=changes)
+    assert lines == [f"s.poke: reports what it waits for; waits up to {CHANGE_WAIT_MAX:g} s "
+                     "for the emulator's next EMR state change between pokes"]
+    assert task.poke({"task": task}) is False
+    # Cleared before the poke (a change during it ends the wait), waited for after it.
+    assert changes.calls == ["clear", ("wait", CHANGE_WAIT_MAX)]
+    assert task.poke({"task": task}) is True
+    assert changes.calls[2:] == ["clear"]  # no wait after the poke that succeeded
+
+
+def test_the_change_wait_stops_at_the_runs_deadline():
+    clock = Clock()
+    deadline = Deadline(10, clock=clock, fail_with=Fail)
+    task = EmrStepSensor(task_id="s", job_flow_id="j-1", step_id="s-2",
+                         answers=[{"Step": {"Status": {"State": "RUNNING"}}}])
+    changes = Changes()
+    instrument([task], on_wait=lambda *a: None, deadline=deadline, changes=changes)
+    clock.now += 9.5
+    assert task.poke({"task": task}) is False
+    assert changes.calls[-1] == ("wait", pytest.approx(0.5))
+
+
+def test_sensors_of_other_state_keep_their_fixed_poll():
+    # The emulator signals EMR state only: an S3 key appearing would not end the wait.
+    task = S3KeySensor(task_id="v", bucket_key="s3://b/k", bucket_name=None, answers=[False])
+    changes = Changes()
+    assert instrument([task], on_wait=lambda *a: None, changes=changes) == [
+        "v.poke: reports what it waits for"]
+    assert task.poke({"task": task}) is False
+    assert changes.calls == []
