@@ -38,8 +38,17 @@ def _sync(session: nox.Session, *extras: str, groups: tuple[str, ...] = ("test",
 
 
 def _pytest(session: nox.Session, *args: str) -> None:
+    """pytest with the session's paths and options, then the posargs. Test paths among the
+    posargs (`nox -s integration -- tests/integration/pipeline -x`) replace the session's own
+    paths instead of being run on top of the whole folder."""
+    if any(_is_test_path(a) for a in session.posargs):
+        args = tuple(a for a in args if not _is_test_path(a))
     # pytest exits 5 when it collected nothing: nox treats that as a failure, on purpose.
     session.run("pytest", *args, *session.posargs)
+
+
+def _is_test_path(arg: str) -> bool:
+    return not arg.startswith("-") and (ROOT / arg.split("::", 1)[0]).exists()
 
 
 #: pytest-xdist: one worker per core, at most 4 (each worker starts its own JVM and Airflow),
