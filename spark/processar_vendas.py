@@ -20,8 +20,10 @@ Decisions, tested in tests/unit/spark/:
 - rows_in == rows_ok + rows_rejected always holds, or the job fails before writing: rows_in is
   counted from the raw text (non-blank lines after each file's header), independently of the
   CSV parser and the validation rules; the job prints the three counts.
-- One pass: the input is parsed and validated once (cached), and the counts and both outputs
-  are computed from that cache (see run()).
+- One pass: the input is parsed and validated once (cached), each value trimmed and cast once
+  (the typed values are cached with the raw text), and the counts and both outputs are computed
+  from that cache (see run()). An output the counts show to be empty is written from an empty
+  relation, without scanning the cache.
 
 Runs on the cluster's Python and Spark: emr-6.15.0 is Python 3.7 and Spark 3.4, so this file
 keeps 3.7 syntax (nox -s lint) and Spark 3.4 APIs (nox -s spark_compat). It uses no
@@ -323,6 +325,11 @@ def run(spark, input_path, output_path, rejects_path=None):
     counts) and both outputs are written from the cache. rows_in comes from a separate scan of
     the raw text (cheap: no parsing), so the accounting check does not depend on the parser or
     the validation predicate; a mismatch fails the job before anything is written.
+
+    Spark actions (pyspark 4.3, adaptive execution, clean input): the header line; the counts
+    (the cache, the line count's and the verdicts' shuffle stages, the union); the totals (their
+    shuffle, then one task that merges, sorts and writes); the rejects (one task writing the
+    header when there are none, else a shuffle into one sorted partition, then the write).
     """
     checked = check(read_sales(spark, input_path)).cache()
     try:

@@ -93,7 +93,9 @@ def spark_submit(script: Path, data: Path, tmp: Path, *, event_log: bool = True)
     if proc.returncode != 0:
         raise SystemExit(f"spark-submit {script.name} failed ({proc.returncode}):\n"
                          f"{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
-    return Run(wall, cpu, *event_log_stats(events)) if event_log else Run(wall, cpu, 0, 0, 0.0, 0.0)
+    if not event_log:
+        return Run(wall, cpu, 0, 0, 0.0, 0.0)
+    return Run(wall, cpu, *event_log_stats(events))
 
 
 def main() -> int:
@@ -103,14 +105,17 @@ def main() -> int:
     parser.add_argument("--job", type=Path, action="append", default=None,
                         help="a job to compare with the seed's (repeatable, e.g. an older copy "
                              "of the hardened job as well; default spark/processar_vendas.py)")
+    parser.add_argument("--no-seed", action="store_true",
+                        help="leave the seed's job out; ratios are to the first --job (for inputs "
+                             "the seed's job cannot read, e.g. with bad rows under ANSI mode)")
     parser.add_argument("--no-event-log", action="store_true",
                         help="do not write Spark's event log (no job counts)")
     args = parser.parse_args()
     others = [p.resolve() for p in (args.job or [HARDENED_JOB])]
-    jobs = {"seed": SEED_JOB}
+    jobs = {} if args.no_seed else {"seed": SEED_JOB}
     for path in others:
         jobs[path.stem if path != HARDENED_JOB else "hardened"] = path
-    if len(jobs) != len(others) + 1:
+    if len(jobs) != len(others) + (0 if args.no_seed else 1):
         raise SystemExit("--job: give the jobs distinct file names (they label the columns)")
     runs: dict[str, list[Run]] = {name: [] for name in jobs}
     with tempfile.TemporaryDirectory(prefix="bench-job-vs-seed-") as tmp:
@@ -121,8 +126,8 @@ def main() -> int:
                 run = spark_submit(jobs[name], args.data.resolve(), Path(tmp),
                                    event_log=not args.no_event_log)
                 runs[name].append(run)
-                line += (f"  {name} {run.wall:.1f} s (cpu {run.cpu:.1f} s, {run.jobs} jobs, {run.stages} stages, "
-                         f"{run.in_jobs:.1f} s in "
+                line += (f"  {name} {run.wall:.1f} s (cpu {run.cpu:.1f} s, {run.jobs} jobs, "
+                         f"{run.stages} stages, {run.in_jobs:.1f} s in "
                          f"jobs, first job at {run.first_job:.1f} s)")
             print(line, flush=True)
     print(f"\nload average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
@@ -132,14 +137,18 @@ def main() -> int:
         jobs_ = statistics.median(r.jobs for r in rs)
         stages = statistics.median(r.stages for r in rs)
         cpu = statistics.median(r.cpu for r in rs)
-        print(f"  {name:<12} {med[name]:7.1f} s wall  {cpu:6.1f} s cpu   jobs {jobs_:4.0f}   stages {stages:4.0f}"
+        print(f"  {name:<12} {med[name]:7.1f} s wall  {cpu:6.1f} s cpu   jobs {jobs_:4.0f}"
+              f"   stages {stages:4.0f}"
               f"   in jobs {statistics.median(r.in_jobs for r in rs):6.1f} s"
               f"   first job at {statistics.median(r.first_job for r in rs):5.1f} s")
+    base = list(jobs)[0]
+    base_cpu = statistics.median(r.cpu for r in runs[base])
     for name in list(jobs)[1:]:
-        ratios = [h.wall / s.wall for h, s in zip(runs[name], runs["seed"], strict=True)]
-        print(f"  ratio {name} / seed: {med[name] / med['seed']:.2f}x of the medians "
+        ratios = [h.wall / s.wall for h, s in zip(runs[name], runs[base], strict=True)]
+        cpu = statistics.median(r.cpu for r in runs[name]) / base_cpu
+        print(f"  ratio {name} / {base}: {med[name] / med[base]:.2f}x of the medians "
               f"(per round: {', '.join(f'{r:.2f}' for r in ratios)}; target <= {TARGET}x); "
-              f"cpu {statistics.median(r.cpu for r in runs[name]) / statistics.median(r.cpu for r in runs['seed']):.2f}x")
+              f"cpu {cpu:.2f}x")
     return 0
 
 
