@@ -1,14 +1,16 @@
 """The hardened job vs the seed lesson's job: bare `spark-submit`, same data, alternating.
 
-    python tests/benchmarks/job_vs_seed.py [--repeat N] [--data CSV] [--job SCRIPT ...]
+    python tests/benchmarks/job_vs_seed.py [--repeat N] [--data CSV] [--job SCRIPT ...] [--no-seed]
 
 Runs `spark-submit --master local[2]` (argv and environment from `harness.spark`) of
 `tests/benchmarks/seed_job.py` (the lesson's job, verbatim) and of `spark/processar_vendas.py`
 (or each `--job`), one after the other in each round so all see the same machine load, and prints
-per round and as medians: the wall time of the process, the Spark jobs and stages it ran and the
-time spent inside them (from Spark's event log, written to a temporary directory), and the ratios
-job / seed (issue 12's target: <= 1.1x). Numbers only; nothing here asserts a timing.
-"""
+per round and as medians: the wall time of the process, its CPU time (user + system, itself and
+its children: less sensitive than wall time to what else runs on the machine), the Spark jobs and
+stages it ran and the time spent inside them (from Spark's event log, written to a temporary
+directory), the ratios job / seed (issue 12's target: <= 1.1x) and the load average. With
+`--no-seed` the ratios are to the first `--job` (an older copy, on data the seed's job cannot
+read). Numbers only; nothing here asserts a timing."""
 
 from __future__ import annotations
 
