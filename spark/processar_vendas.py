@@ -20,8 +20,10 @@ Decisions, tested in tests/unit/spark/:
 - rows_in == rows_ok + rows_rejected always holds, or the job fails before writing: rows_in is
   counted from the raw text (non-blank lines after each file's header), independently of the
   CSV parser and the validation rules; the job prints the three counts.
-- One pass: the input is parsed and validated once (cached), and the counts and both outputs
-  are computed from that cache (see run()).
+- One pass: the input is parsed and validated once (cached), each value trimmed and cast once
+  (the typed values are cached with the raw text), and the counts and both outputs are computed
+  from that cache (see run()). An output the counts show to be empty is written from an empty
+  relation, without scanning the cache.
 
 Runs on the cluster's Python and Spark: emr-6.15.0 is Python 3.7 and Spark 3.4, so this file
 keeps 3.7 syntax (nox -s lint) and Spark 3.4 APIs (nox -s spark_compat). It uses no
@@ -137,42 +139,60 @@ def read_sales(spark, input_path):
     return raw.withColumn(_ORDER, F.monotonically_increasing_id())
 
 
+def _trimmed(name):
+    """The internal column holding `name` trimmed (check() trims each column once)."""
+    return "_{}_aparado".format(name)
+
+
 def _is_blank(name):
-    return F.col(name).isNull() | (F.trim(F.col(name)) == "")
+    return F.col(_trimmed(name)).isNull() | (F.col(_trimmed(name)) == "")
 
 
 def _try_cast(name, sql_type):
     # try_cast (SQL, Spark >= 3.2) gives NULL on overflow whatever spark.sql.ansi.enabled says,
     # so validation behaves the same on Spark 3.4 (ANSI off) and 4.x (ANSI on).
-    return F.expr("try_cast(trim(`{}`) AS {})".format(name, sql_type))
+    return F.expr("try_cast(`{}` AS {})".format(_trimmed(name), sql_type))
 
 
-def _reasons(df):
-    """One column holding every reason a row is rejected ('' when the row is valid)."""
+def _typed(name, sql_type):
+    """The internal column holding `name` cast to its type (NULL when it does not cast)."""
+    return "_{}_{}".format(name, sql_type.split("(")[0].lower())
+
+
+# The three typed columns check() computes once: the reasons test them and split() selects them,
+# so the casts are not evaluated again on the cached rows.
+_DATE = _typed("data", "DATE")
+_QTY = _typed("quantidade", "INT")
+_PRICE = _typed("preco_unitario", "DECIMAL(12,2)")
+
+
+def _reasons():
+    """One column holding every reason a row is rejected ('' when the row is valid), over the
+    trimmed and typed columns of check()."""
     checks = [F.when(F.col(_CORRUPT).isNotNull(), F.lit("malformed row (wrong number of fields)"))]
     checks += [F.when(_is_blank(c), F.lit("missing " + c)) for c in REQUIRED_COLUMNS]
 
     def present(name):
         return ~_is_blank(name)
 
-    data = F.trim(F.col("data"))
+    data = F.col(_trimmed("data"))
     checks.append(
         F.when(
             present("data")
-            & (~data.rlike(r"^\d{4}-\d{2}-\d{2}$") | _try_cast("data", "DATE").isNull()),
+            & (~data.rlike(r"^\d{4}-\d{2}-\d{2}$") | F.col(_DATE).isNull()),
             F.lit("data is not a valid date (yyyy-MM-dd)"),
         )
     )
-    qty = F.trim(F.col("quantidade"))
-    qty_int = _try_cast("quantidade", "INT")
+    qty = F.col(_trimmed("quantidade"))
+    qty_int = F.col(_QTY)
     checks.append(
         F.when(
             present("quantidade") & (~qty.rlike(r"^[+-]?\d+$") | qty_int.isNull()),
             F.lit("quantidade is not a whole number"),
         ).when(present("quantidade") & (qty_int < 0), F.lit("quantidade is negative"))
     )
-    price = F.trim(F.col("preco_unitario"))
-    price_dec = _try_cast("preco_unitario", "DECIMAL(12,2)")
+    price = F.col(_trimmed("preco_unitario"))
+    price_dec = F.col(_PRICE)
     checks.append(
         F.when(
             present("preco_unitario") & ~price.rlike(r"^[+-]?\d+(\.\d+)?$"),
@@ -185,24 +205,47 @@ def _reasons(df):
 
 
 def check(raw):
-    """The rows to keep (the required columns and input order) with every reason each one is
-    rejected for ('' when it is valid): the one frame both outputs and the counts come from."""
+    """The rows to keep (the required columns, input order, the typed values) with every reason
+    each one is rejected for ('' when it is valid): the one frame both outputs and the counts
+    come from.
+
+    Two projections: the first trims and casts each column once, the second derives the reasons
+    from those columns (Spark keeps them apart, as it does not collapse projections that would
+    repeat a non-trivial expression); the trimmed text is then dropped, the typed values kept.
+    """
     if _CORRUPT not in raw.columns:
         raw = raw.withColumn(_CORRUPT, F.lit(None).cast(StringType()))
     if _ORDER not in raw.columns:
         raw = raw.withColumn(_ORDER, F.monotonically_increasing_id())
-    return raw.select(
-        *[F.col(c) for c in REQUIRED_COLUMNS], F.col(_ORDER), _reasons(raw).alias(REJECT_REASON)
+    trimmed = raw.select(
+        *[F.col(c) for c in REQUIRED_COLUMNS],
+        F.col(_CORRUPT),
+        F.col(_ORDER),
+        *[F.trim(F.col(c)).alias(_trimmed(c)) for c in REQUIRED_COLUMNS],
+    )
+    typed = trimmed.select(
+        "*",
+        _try_cast("data", "DATE").alias(_DATE),
+        _try_cast("quantidade", "INT").alias(_QTY),
+        _try_cast("preco_unitario", "DECIMAL(12,2)").alias(_PRICE),
+    )
+    return typed.select(
+        *[F.col(c) for c in REQUIRED_COLUMNS],
+        F.col(_ORDER),
+        F.col(_DATE),
+        F.col(_QTY),
+        F.col(_PRICE),
+        _reasons().alias(REJECT_REASON),
     )
 
 
 def split(checked):
     """(valid typed rows, rejected rows with their reasons in input order) of a checked frame."""
     valid = checked.where(F.col(REJECT_REASON) == "").select(
-        _try_cast("data", "DATE").alias("data"),
+        F.col(_DATE).alias("data"),
         F.trim(F.col("produto")).alias("produto"),
-        _try_cast("quantidade", "INT").alias("quantidade"),
-        _try_cast("preco_unitario", "DECIMAL(12,2)").alias("preco_unitario"),
+        F.col(_QTY).alias("quantidade"),
+        F.col(_PRICE).alias("preco_unitario"),
         F.trim(F.col("vendedor")).alias("vendedor"),
     )
     rejects = _in_one_sorted_partition(
@@ -260,7 +303,12 @@ def aggregate(valid):
             F.round(F.avg(receita), 2).cast(MONEY).alias("ticket_medio"),
         )
     )
-    return _in_one_sorted_partition(totals, F.col("total_receita").desc(), F.col("vendedor").asc())
+    # coalesce, not repartition: the final aggregation (one row per seller) runs in the single
+    # task that sorts and writes, so no second shuffle; the aggregation's own shuffle still
+    # spreads the per-row work over every core.
+    return totals.coalesce(1).sortWithinPartitions(
+        F.col("total_receita").desc(), F.col("vendedor").asc()
+    )
 
 
 def write_csv(df, path):
@@ -277,6 +325,11 @@ def run(spark, input_path, output_path, rejects_path=None):
     counts) and both outputs are written from the cache. rows_in comes from a separate scan of
     the raw text (cheap: no parsing), so the accounting check does not depend on the parser or
     the validation predicate; a mismatch fails the job before anything is written.
+
+    Spark actions (pyspark 4.3, adaptive execution, clean input): the header line; the counts
+    (the cache, the line count's and the verdicts' shuffle stages, the union); the totals (their
+    shuffle, then one task that merges, sorts and writes); the rejects (one task writing the
+    header when there are none, else a shuffle into one sorted partition, then the write).
     """
     checked = check(read_sales(spark, input_path)).cache()
     try:
@@ -298,11 +351,18 @@ def run(spark, input_path, output_path, rejects_path=None):
                 "each header)".format(metrics)
             )
         valid, rejects = split(checked)
-        write_csv(aggregate(valid), output_path)
-        write_csv(rejects, rejects_path or rejects_path_for(output_path))
+        # The counts are exact, so an output known to be empty is written from an empty
+        # relation (limit(0): no scan of the cache, no shuffle), with the same schema and header.
+        write_csv(aggregate(_empty_unless(valid, metrics["rows_ok"])), output_path)
+        write_csv(_empty_unless(rejects, metrics["rows_rejected"]),
+                  rejects_path or rejects_path_for(output_path))
     finally:
         checked.unpersist()
     return metrics
+
+
+def _empty_unless(df, rows):
+    return df if rows else df.limit(0)
 
 
 def _first_line(exc):

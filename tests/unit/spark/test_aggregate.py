@@ -78,3 +78,16 @@ def test_quantities_sum_as_long_and_count_transactions(spark, job):
     row = actual.collect()[0]
     assert (row.total_quantidade, row.total_transacoes) == (4_000_000_000, 2)
     assert row.total_receita == Decimal("40000000.00")
+
+
+def test_totals_take_one_shuffle_and_stay_in_one_sorted_partition(spark, job, capsys):
+    """The aggregation's own shuffle only: the totals (one row per seller) are merged, sorted
+    and written by one task (coalesce), not shuffled a second time into one partition."""
+    day = date(2025, 9, 1)
+    totals = job.aggregate(_valid_rows(spark, job, [
+        (day, "Mouse", 1, Decimal("10.00"), "Ana"), (day, "Mouse", 3, Decimal("10.00"), "Bia"),
+    ]))
+    totals.explain()
+    plan = capsys.readouterr().out
+    assert plan.count("Exchange") == 1, plan
+    assert [r.vendedor for r in totals.collect()] == ["Bia", "Ana"]

@@ -165,3 +165,25 @@ def test_a_row_lost_before_validation_fails_the_job_before_writing(
         job.run(spark, src, str(out))
     assert not out.exists()
     assert not Path(job.rejects_path_for(str(out))).exists()
+
+
+def test_all_rows_rejected_gives_an_empty_result_with_header(spark, job, write_csv, tmp_path):
+    """rows_ok == 0: the result is written from an empty relation (no scan of the cache), with
+    the same header an empty aggregation would have."""
+    src = write_csv(HEADER + "2025-09-01,Mouse,x,50.00,Ana\n2025-09-01,Mouse,1,50.00,\n")
+    out = str(tmp_path / "out")
+    assert job.run(spark, src, out) == {"rows_in": 2, "rows_ok": 0, "rows_rejected": 2}
+    assert read_output(out) == [SEED_RESULT[0]]
+    assert [line.rsplit(",", 1)[-1] for line in read_output(job.rejects_path_for(out))[1:]] == [
+        "quantidade is not a whole number", "missing vendedor"
+    ]
+
+
+def test_an_output_known_to_be_empty_is_not_computed(spark, job, capsys):
+    """With a zero count the output's plan is an empty local relation: no scan, no shuffle."""
+    df = spark.range(3).where("id > 0")
+    job._empty_unless(df, 0).explain()
+    plan = capsys.readouterr().out
+    assert "LocalTableScan <empty>" in plan and "Range" not in plan
+    job._empty_unless(df, 2).explain()
+    assert "Range" in capsys.readouterr().out
