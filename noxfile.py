@@ -51,9 +51,9 @@ def _is_test_path(arg: str) -> bool:
     return not arg.startswith("-") and (ROOT / arg.split("::", 1)[0]).exists()
 
 
-#: pytest-xdist: one worker per core, at most 4 (each worker starts its own JVM and Airflow),
-#: tests handed out as workers free up. `nox -s integration -- -n 0` runs in one process.
-PARALLEL = ("-n", "auto", "--maxprocesses=4", "--dist=worksteal")
+#: pytest-xdist: one worker per core, at most 4 (each worker starts its own JVM and Airflow).
+#: `nox -s integration -- -n 0` runs in one process.
+PARALLEL = ("-n", "auto", "--maxprocesses=4")
 
 
 @nox.session(python=PYTHON)
@@ -79,7 +79,8 @@ def lint(session: nox.Session) -> None:
 def unit(session: nox.Session) -> None:
     """Unit layer: Spark job (one local JVM), DAG structure and templating, pure harness logic."""
     _sync(session, "airflow", "spark", groups=("test", "lint", "stack"))
-    _pytest(session, "tests/unit", *PARALLEL)
+    # loadgroup: the local SparkSession's tests stay on one worker (tests/unit/conftest.py).
+    _pytest(session, "tests/unit", *PARALLEL, "--dist=loadgroup")
 
 
 @nox.session(python=PYTHON)
@@ -87,7 +88,8 @@ def integration(session: nox.Session) -> None:
     """Emulated AWS: the EMR emulator, the CLI, and the DAG end-to-end against it."""
     _sync(session, "airflow", "spark")
     # The Airflow stack's tests (a minute per stack start) have their own session: `stack`.
-    _pytest(session, "tests/integration", "-m", "not stack", *PARALLEL)
+    # worksteal: tests handed out as workers free up (their lengths vary from 0.1 to 30 s).
+    _pytest(session, "tests/integration", "-m", "not stack", *PARALLEL, "--dist=worksteal")
 
 
 @nox.session(python=PYTHON)

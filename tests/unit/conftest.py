@@ -17,3 +17,12 @@ def s3(monkeypatch):
         client = boto3.client("s3", region_name="us-east-1")
         client.create_bucket(Bucket="bkt")
         yield client
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Under pytest-xdist (`--dist loadgroup`, noxfile.py), every test of the session's local
+    # SparkSession runs on one worker: a second worker would start a JVM of its own, which on
+    # two cores costs more CPU than the parallelism gains.
+    for item in items:
+        if "harness_spark" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("local-spark"))
