@@ -83,6 +83,39 @@ class _Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
+
+#: How often a main thread blocked on a pipe wakes to run a pending signal handler.
+SIGNAL_CHECK_S = 0.2
+
+
+def pipe_lines(fd: int) -> Iterator[bytes]:
+    """The lines of the pipe ``fd`` (each without its newline) until EOF; closes ``fd``.
+
+    A signal the kernel delivers to another thread of this process (any thread that does not
+    block it may get a process-directed signal) only sets a flag for the main thread: a main
+    thread blocked in ``read()`` would not run its handler until the pipe spoke again, so a
+    SIGTERM during a long silent wait was lost (seen: ``harness run`` ignoring SIGTERM while a
+    step ran). Waiting in ``select`` with a short timeout lets the handler run within
+    ``SIGNAL_CHECK_S`` seconds whichever thread got the signal."""
+    import select
+
+    pending = b""
+    try:
+        while True:
+            ready, _, _ = select.select([fd], [], [], SIGNAL_CHECK_S)
+            if not ready:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            *lines, pending = (pending + chunk).split(b"\n")
+            yield from lines
+        if pending:
+            yield pending
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def interrupt_on_signals(
     signals: Iterable[signal.Signals] = (signal.SIGTERM, signal.SIGHUP),

@@ -28,7 +28,7 @@ from harness.airflow.results import DagRunResult
 from harness.airflow.state_changes import forward_changes, runtime_of
 from harness.guard import is_loopback_url
 from harness.offline_env import OfflineFiles, offline_env, snapshot_environ
-from harness.processes import popen_reaped, stop_reaped
+from harness.processes import pipe_lines, popen_reaped, stop_reaped
 
 __all__ = ["PreparedRun", "WORKER_KILL_GRACE", "WORKER_STOP_GRACE", "killed_result",
            "prepare_dag_run"]
@@ -165,8 +165,10 @@ class PreparedRun:
             killer.daemon = True
             killer.start()
         try:
-            with os.fdopen(self._events_r) as events:
-                for line in events:
+            # Not a plain read loop: the main thread must notice a signal sent to the
+            # process while no event comes for minutes (harness.processes.pipe_lines).
+            for line in pipe_lines(self._events_r):
+                if line.strip():
                     event = TaskEvent(**json.loads(line))
                     seen.append(event)
                     if progress is not None:

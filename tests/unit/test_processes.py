@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
+
+import pytest
 
 from harness.processes import popen_reaped, stop_reaped
 from tests.proc_helpers import alive, poll, survivors
@@ -75,3 +79,59 @@ def test_tree_dies_with_a_sigkilled_parent(tmp_path):
         owner.wait()
         owner.stdin.close()
         owner.stdout.close()
+
+
+def test_pipe_lines_runs_a_signal_handler_when_another_thread_got_the_signal():
+    """A process-directed signal may be delivered to any thread; the main thread waiting on a
+    silent pipe must still run its handler (it used to sit in read() until the pipe spoke)."""
+    import threading
+
+    from harness.processes import pipe_lines
+
+    class Interrupted(Exception):
+        pass
+
+    def handler(signum, frame):
+        raise Interrupted
+
+    main_tid = threading.get_native_id()
+
+    def main_is_waiting() -> bool:
+        stat = Path(f"/proc/self/task/{main_tid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] == "S"
+
+    def signal_from_here() -> None:  # this thread gets the signal, not the main one
+        if poll(main_is_waiting, 20, step=0.01):
+            signal.pthread_kill(threading.get_ident(), signal.SIGUSR1)
+
+    r, w = os.pipe()
+    os.write(w, b'{"a": 1}\n')
+    spoke = threading.Event()
+
+    def speak() -> None:  # the safety net of a failing run: the pipe speaks after 20 s
+        spoke.set()
+        os.write(w, b"late\n")
+
+    unblock = threading.Timer(20, speak)
+    previous = signal.signal(signal.SIGUSR1, handler)
+    try:
+        lines = pipe_lines(r)
+        assert next(lines) == b'{"a": 1}'
+        unblock.start()
+        threading.Thread(target=signal_from_here, daemon=True).start()
+        with pytest.raises(Interrupted):
+            list(lines)
+    finally:
+        unblock.cancel()
+        signal.signal(signal.SIGUSR1, previous)
+        os.close(w)
+    assert not spoke.is_set(), "the handler ran only once the pipe spoke again"
+
+
+def test_pipe_lines_gives_every_line_and_a_last_unterminated_one():
+    from harness.processes import pipe_lines
+
+    r, w = os.pipe()
+    os.write(w, b"one\ntwo\n\nthree")
+    os.close(w)
+    assert list(pipe_lines(r)) == [b"one", b"two", b"", b"three"]

@@ -86,7 +86,11 @@ def test_run_leaves_nothing_behind(tmp_path, sig):
         tree = descendants(proc.pid) | with_marker(marker)
         assert len(tree) >= 3, tree  # the DAG worker, the step and its child at least
         proc.send_signal(sig)
-        proc.wait(timeout=90)
+        try:
+            proc.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"harness run still running 90 s after {signal.Signals(sig).name}:\n"
+                        + out_path.read_text())
     finally:
         if proc.poll() is None:
             proc.kill()
