@@ -116,6 +116,14 @@ def pipe_lines(fd: int) -> Iterator[bytes]:
         os.close(fd)
 
 
+
+def wait_for(event: threading.Event) -> None:
+    """Block the main thread until ``event`` is set by a signal handler, waking every
+    ``SIGNAL_CHECK_S`` seconds: a signal delivered to another thread only runs its handler
+    once the main thread wakes (see ``pipe_lines``)."""
+    while not event.wait(SIGNAL_CHECK_S):
+        pass
+
 @contextlib.contextmanager
 def interrupt_on_signals(
     signals: Iterable[signal.Signals] = (signal.SIGTERM, signal.SIGHUP),

@@ -51,8 +51,9 @@ def run(args: argparse.Namespace) -> int:
                 f"export AWS_ENDPOINT_URL={aws.url} - Ctrl-C to stop",
                 flush=True,
             )
-            while not stop.wait(3600):
-                pass
+            from harness.processes import wait_for
+
+            wait_for(stop)  # not stop.wait(): a signal may land in another thread
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -134,7 +134,9 @@ def _serve(args: argparse.Namespace) -> int:
             partial.write_text(json.dumps(ready))
             os.replace(partial, args.ready_file)
             print(f"emulated AWS ready: {json.dumps(ready)}", flush=True)
-            stop.wait()
+            from harness.processes import wait_for
+
+            wait_for(stop)  # not stop.wait(): a signal may land in another thread
         finally:
             admin.shutdown()
             admin.server_close()

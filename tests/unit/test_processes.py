@@ -135,3 +135,29 @@ def test_pipe_lines_gives_every_line_and_a_last_unterminated_one():
     os.write(w, b"one\ntwo\n\nthree")
     os.close(w)
     assert list(pipe_lines(r)) == [b"one", b"two", b"", b"three"]
+
+
+def test_wait_for_returns_when_another_thread_got_the_signal():
+    """`harness serve` and the stack's emulator wait for a signal handler to set an Event."""
+    import threading
+
+    from harness.processes import wait_for
+
+    stop = threading.Event()
+    main_tid = threading.get_native_id()
+
+    def signal_from_here() -> None:
+        if poll(lambda: Path(f"/proc/self/task/{main_tid}/stat").read_text()
+                .rsplit(")", 1)[1].split()[0] == "S", 20, step=0.01):
+            signal.pthread_kill(threading.get_ident(), signal.SIGUSR1)
+
+    safety_net = threading.Timer(20, stop.set)  # a failing run still ends
+    previous = signal.signal(signal.SIGUSR1, lambda *_: stop.set())
+    try:
+        safety_net.start()
+        threading.Thread(target=signal_from_here, daemon=True).start()
+        wait_for(stop)
+        assert safety_net.is_alive(), "woke only when the safety net set the event"
+    finally:
+        safety_net.cancel()
+        signal.signal(signal.SIGUSR1, previous)
