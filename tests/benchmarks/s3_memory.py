@@ -28,11 +28,24 @@ ROOT = Path(__file__).resolve().parents[2]
 MIB = 1024 * 1024
 
 
-def _vm_hwm_mib() -> float:
+def vm_hwm_mib() -> float:
+    """This process's peak RSS (VmHWM) in MiB; NaN where /proc does not say."""
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def child_result(argv: list[str]) -> dict | None:
+    """Run one measurement in a fresh interpreter (``argv``: this script with its child flags,
+    from the repository root) and return the JSON it printed last; on failure print its output
+    and return None."""
+    out = subprocess.run([sys.executable, *argv], capture_output=True, text=True, check=False,
+                         cwd=ROOT)  # fmt: skip
+    if out.returncode != 0:
+        print(out.stdout + out.stderr)
+        return None
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def _sha256(path: Path) -> str:
@@ -64,13 +77,13 @@ def child(mib: int, moto_only: bool, boto3_defaults: bool) -> dict:
         with EmulatedAWS(workdir=Path(tmp, "aws")) as aws:
             s3 = aws.client("s3")
             s3.create_bucket(Bucket="memory-bench")
-            base = _vm_hwm_mib()
+            base = vm_hwm_mib()
             t = time.perf_counter()
             s3.upload_file(str(src), "memory-bench", "in.bin", Config=config)
-            upload_s, after_upload = time.perf_counter() - t, _vm_hwm_mib()
+            upload_s, after_upload = time.perf_counter() - t, vm_hwm_mib()
             t = time.perf_counter()
             s3.download_file("memory-bench", "in.bin", str(dst), Config=config)
-            download_s, after_download = time.perf_counter() - t, _vm_hwm_mib()
+            download_s, after_download = time.perf_counter() - t, vm_hwm_mib()
             ranged = s3.get_object(Bucket="memory-bench", Key="in.bin",
                                    Range=f"bytes=0-{MIB - 1}")["Body"].read()  # fmt: skip
             assert len(ranged) == MIB
@@ -85,7 +98,7 @@ def child(mib: int, moto_only: bool, boto3_defaults: bool) -> dict:
             same = same and copied and _sha256(src) == _sha256(staged)
             return {"mib": mib, "moto_only": moto_only, "base_mib": base,
                     "after_upload_mib": after_upload, "after_download_mib": after_download,
-                    "peak_mib": _vm_hwm_mib(), "upload_s": upload_s, "download_s": download_s,
+                    "peak_mib": vm_hwm_mib(), "upload_s": upload_s, "download_s": download_s,
                     "stage_s": stage_s, "same_bytes": same}
 
 
@@ -105,14 +118,12 @@ def main() -> int:
           f"{'moto only' if args.moto_only else 'with harness.s3_streaming'}; transfers: "
           f"{'boto3 defaults' if args.boto3_defaults else 'harness.transfer'}")  # fmt: skip
     for mib in sizes:
-        argv = [sys.executable, __file__, "--child", "--mib", str(mib)]
+        argv = [__file__, "--child", "--mib", str(mib)]
         argv += ["--moto-only"] if args.moto_only else []
         argv += ["--boto3-defaults"] if args.boto3_defaults else []
-        out = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=ROOT)
-        if out.returncode != 0:
-            print(out.stdout + out.stderr)
+        r = child_result(argv)
+        if r is None:
             return 1
-        r = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"{mib:6d} MiB object: peak RSS {r['peak_mib']:7.0f} MiB (before transfers "
               f"{r['base_mib']:.0f}, after upload {r['after_upload_mib']:.0f}, after download "
               f"{r['after_download_mib']:.0f}); upload {r['upload_s']:.1f} s, download "

@@ -18,22 +18,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.benchmarks.s3_memory import child_result, vm_hwm_mib  # noqa: E402
+
 MIB = 1024 * 1024
 BUCKET = "staging-memory"
 ROW = "2024-01-01,produto_123,3,19.99,vendedor_45\n"
 
 
 def _vm_hwm_mib() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) // 1024
-    return -1
+    return int(vm_hwm_mib())
 
 
 def _write_csv(path: Path, mib: int) -> None:
@@ -95,13 +95,11 @@ def main() -> int:
     print(f"load average {os.getloadavg()[0]:.1f}; stage-out through "
           f"{'upload_file' if args.upload_out else 'the runtime (put_file_as_object)'}")
     for size in sizes:
-        argv = [sys.executable, __file__, "--child", "--size", size]
+        argv = [__file__, "--child", "--size", size]
         argv += ["--upload-out"] if args.upload_out else []
-        out = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=ROOT)
-        if out.returncode != 0:
-            print(out.stdout + out.stderr)
+        peaks = child_result(argv)
+        if peaks is None:
             return 1
-        peaks = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"{size:>8} MiB (in:out): peak RSS " + ", ".join(
             f"{phase} {mib}" for phase, mib in peaks.items()) + " MiB")  # fmt: skip
     return 0
