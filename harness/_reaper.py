@@ -10,8 +10,9 @@ It runs ARGV in a new process group and makes sure nothing of that tree outlives
   (``PR_SET_CHILD_SUBREAPER``), so descendants that detach (double fork, setsid) are
   re-parented to it instead of to init;
 - on SIGTERM, SIGINT or SIGHUP (or its parent's death) it sends SIGTERM to the whole tree,
-  waits up to GRACE seconds, sends SIGKILL to what is left, removes the ``--cleanup`` folders
-  and exits 128 + the signal number;
+  waits up to GRACE seconds, sends SIGKILL to what is left (descendants re-parented to it
+  meanwhile included), removes the ``--cleanup`` folders and exits 128 + the signal number;
+  signals after the first are ignored, even several arriving at once;
 - when ARGV's process exits by itself, whatever it left behind gets the same treatment and the
   reaper exits with ARGV's exit code.
 
@@ -19,6 +20,7 @@ Run with ``-I``: no user site, no PYTHONPATH (no sitecustomize), so it starts in
 Linux only (the prctl calls); elsewhere it still forwards signals to the group.
 """
 
+import contextlib
 import ctypes
 import os
 import shutil
@@ -41,11 +43,23 @@ class _Stop(Exception):
 
 _pending: list[int] = []
 _armed = False  # raise at once, or remember until the child's pid is known
+_stopping = False  # the teardown started: later signals are ignored
+
+
+def _stop(signum: int) -> _Stop:
+    """The exception that starts the teardown; every stop signal after it is ignored. Signals
+    that arrive together (the reaper was not scheduled for a while) run their handlers one
+    after the other: a second one raised inside the ``except`` would skip the teardown."""
+    global _stopping
+    _stopping = True
+    return _Stop(signum)
 
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
+    if _stopping:
+        return  # the teardown is under way: nothing may interrupt it
     if _armed:
-        raise _Stop(signum)
+        raise _stop(signum)
     _pending.append(signum)
 
 
@@ -99,16 +113,15 @@ def _reap_all() -> bool:
             return True
 
 
-def _signal_tree(pgid: int, sig: signal.Signals) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
+def _signal_children(sig: signal.Signals, done: set[int]) -> None:
+    """`sig` to each child not in `done` yet (then added to it)."""
     for pid in _children():
-        try:
-            os.kill(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
+        if pid not in done:
+            done.add(pid)
+            try:
+                os.kill(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
 
 
 def _tree_alive(pgid: int) -> bool:
@@ -122,15 +135,20 @@ def _tree_alive(pgid: int) -> bool:
 
 
 def _end_tree(pgid: int, grace: float) -> None:
-    """SIGTERM, up to `grace` seconds for the tree to go, then SIGKILL."""
-    _signal_tree(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while _tree_alive(pgid) and time.monotonic() < deadline:
-        time.sleep(0.02)  # bounded fast poll: no portable way to wait for a process group
-    _signal_tree(pgid, signal.SIGKILL)
-    deadline = time.monotonic() + 5
-    while _tree_alive(pgid) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    """SIGTERM, up to `grace` seconds for the tree to go, then SIGKILL.
+
+    A descendant outside the group (its own session) whose parent dies meanwhile is re-parented
+    here (child subreaper) after the signal went out: each poll signals such newcomers too,
+    else one orphaned by the SIGKILL itself would outlive us."""
+    for sig, bound in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, sig)
+        signalled: set[int] = set()
+        _signal_children(sig, signalled)
+        deadline = time.monotonic() + bound
+        while _tree_alive(pgid) and time.monotonic() < deadline:
+            time.sleep(0.02)  # bounded fast poll: no portable way to wait for a process group
+            _signal_children(sig, signalled)
 
 
 def main(args: list[str]) -> int:
@@ -154,7 +172,7 @@ def main(args: list[str]) -> int:
         if os.getppid() != parent:  # the parent died before the request was made
             _pending.append(signal.SIGTERM)
         if _pending:
-            raise _Stop(_pending[0])
+            raise _stop(_pending[0])
         try:
             proc = subprocess.Popen(argv, process_group=0, close_fds=False)
         except OSError as exc:
@@ -163,13 +181,11 @@ def main(args: list[str]) -> int:
         _close_inherited_fds()  # e.g. a pipe's write end: its reader must see EOF
         _armed = True
         if _pending:
-            raise _Stop(_pending[0])
+            raise _stop(_pending[0])
         code = proc.wait()
         _end_tree(proc.pid, grace)  # anything the process left behind
         return 128 - code if code < 0 else code
-    except _Stop as stop:
-        for sig in _SIGNALS:  # a second signal must not interrupt the cleanup
-            signal.signal(sig, signal.SIG_IGN)
+    except _Stop as stop:  # every stop signal is ignored from here on (_stop)
         if proc is not None:
             _end_tree(proc.pid, grace)
         for folder in cleanup:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -52,6 +53,45 @@ def test_sigterm_ends_the_tree_and_removes_cleanup_folders(tmp_path):
     assert stop_reaped(proc, grace=0.5) == 128 + signal.SIGTERM
     assert survivors({grandchild}, bound=10) == set()  # it ignored SIGTERM: SIGKILL got it
     assert not scratch.exists()
+
+
+def test_helpers_orphaned_by_the_sigkill_are_ended_too(tmp_path):
+    pid_file = tmp_path / "pid"
+    # The command ignores SIGTERM and starts, in a session of its own, a shell that ignores it
+    # too, with a child of its own: only the SIGKILL ends the command, and the shell and then
+    # its child are re-parented to the reaper one after the other, after that SIGKILL went out.
+    inner = (f"trap '' TERM; sleep 300 & echo $! > {pid_file}.tmp; "
+             f"mv {pid_file}.tmp {pid_file}; wait")
+    script = f"trap '' TERM; setsid sh -c {shlex.quote(inner)} & wait"
+    proc = popen_reaped(["bash", "-c", script], grace=0.5)
+    helper = _pid_from(pid_file)
+    try:
+        assert stop_reaped(proc, grace=0.5) == 128 + signal.SIGTERM
+        assert survivors({helper}, bound=10) == set()
+    finally:
+        if alive(helper):
+            os.kill(helper, signal.SIGKILL)
+
+
+def test_signals_that_arrive_together_do_not_interrupt_the_teardown(tmp_path):
+    pid_file, scratch, err = tmp_path / "pid", tmp_path / "scratch", tmp_path / "err"
+    scratch.mkdir()
+    script = f"trap '' TERM; echo $$ > {pid_file}.tmp; mv {pid_file}.tmp {pid_file}; " \
+             "while :; do sleep 0.1; done"  # fmt: skip
+    with err.open("w") as fh:
+        proc = popen_reaped(["bash", "-c", script], grace=0.5, cleanup=[scratch], stderr=fh)
+    child = _pid_from(pid_file)
+    # A reaper not scheduled for a while (a loaded machine) finds several signals pending:
+    # stopped, it cannot run a handler before all of them are there.
+    sent = (signal.SIGHUP, signal.SIGINT, signal.SIGTERM)
+    os.kill(proc.pid, signal.SIGSTOP)
+    for sig in sent:
+        os.kill(proc.pid, sig)
+    os.kill(proc.pid, signal.SIGCONT)
+    assert proc.wait(timeout=30) in {128 + s for s in sent}
+    assert survivors({child}, bound=10) == set()  # it ignored SIGTERM: SIGKILL got it
+    assert not scratch.exists()
+    assert err.read_text() == ""  # no traceback, no "signal ignored" warning
 
 
 def test_tree_dies_with_a_sigkilled_parent(tmp_path):
