@@ -14,9 +14,10 @@ Decisions, tested in tests/unit/spark/:
   `round`; `bround` would be HALF_EVEN).
 - No inferSchema: every column is read as text with an explicit schema, then validated and
   cast here, so a bad value rejects its row instead of turning a whole column into strings.
-- A missing required column, a file that is not CSV text, or an empty file (zero bytes)
-  fails the job (exit 1) before anything is written. A header-only file is a valid day with
-  no sales: empty result and empty rejects (header lines only), rows_in=0.
+- A missing required column, a file that is not CSV text, an empty file (zero bytes), or a
+  file whose header differs from the others' (columns in another order: Spark would read them
+  by position) fails the job (exit 1) before anything is written. A header-only file is a
+  valid day with no sales: empty result and empty rejects (header lines only), rows_in=0.
 - rows_in == rows_ok + rows_rejected always holds, or the job fails before writing: rows_in is
   counted from the raw text (non-blank lines after each file's header), independently of the
   CSV parser and the validation rules; the job prints the three counts.
@@ -98,7 +99,8 @@ def rejects_path_for(output_path):
 
 
 def read_header(spark, input_path):
-    """Return the input's column names; raise InputError if it is missing, empty or not CSV."""
+    """Return the first header line's fields, as written (the CSV reader checks every file's
+    header against them); raise InputError if the input is missing, empty or not CSV."""
     try:
         first = spark.read.text(input_path).first()
     except AnalysisException as exc:
@@ -111,7 +113,8 @@ def read_header(spark, input_path):
     # Binary files (parquet, gzip, ...) decode with NULs or U+FFFD replacement characters.
     if "\x00" in line or "\ufffd" in line:
         raise InputError("input {} does not look like a CSV text file".format(input_path))
-    columns = [c.strip() for c in next(csv.reader([line]))]
+    fields = next(csv.reader([line]))
+    columns = [c.strip() for c in fields]
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
         raise InputError(
@@ -119,24 +122,55 @@ def read_header(spark, input_path):
                 input_path, ", ".join(missing), line[:200], ",".join(REQUIRED_COLUMNS)
             )
         )
-    return columns
+    return fields
 
 
 def read_sales(spark, input_path):
-    """Read the CSV as text columns with an explicit schema (no inference), in input order."""
-    columns = read_header(spark, input_path)
+    """Read the CSV as text columns with an explicit schema (no inference), in input order.
+
+    The schema comes from the header of the file read first (Spark lists the largest first);
+    every other file of the input must have the same header. With a schema, Spark reads fields
+    by position: a file whose columns came in another order would have its values read into
+    the wrong columns, silently. enforceSchema off makes the reader check each file's header
+    against the schema (see header_mismatch)."""
+    fields = read_header(spark, input_path)
     schema = StructType(
-        [StructField(c, StringType()) for c in columns] + [StructField(_CORRUPT, StringType())]
+        [StructField(c, StringType()) for c in fields] + [StructField(_CORRUPT, StringType())]
     )
     raw = (
         spark.read.option("header", "true")
+        .option("enforceSchema", "false")
         .option("mode", "PERMISSIVE")
         .option("columnNameOfCorruptRecord", _CORRUPT)
         .option("encoding", "UTF-8")
         .schema(schema)
         .csv(input_path)
     )
+    raw = raw.toDF(*[c.strip() for c in fields], _CORRUPT)
     return raw.withColumn(_ORDER, F.monotonically_increasing_id())
+
+
+_HEADER_MISMATCH = "CSV header does not conform to the schema."
+
+
+def header_mismatch(input_path, exc):
+    """An InputError naming the file whose header differs from the one the schema came from
+    (Spark's header check failure), or None for any other error."""
+    text = str(exc)
+    start = text.find(_HEADER_MISMATCH)
+    if start < 0:
+        return None
+    details = []
+    for line in text[start + len(_HEADER_MISMATCH):].splitlines():
+        line = line.strip()
+        if line.startswith("at ") or line.startswith("..."):
+            break
+        if line:
+            details.append(line)
+    return InputError(
+        "input {}: every file must have the same header (the same columns in the same order) "
+        "as the file read first; Spark's header check: {}".format(input_path, "; ".join(details))
+    )
 
 
 def _trimmed(name):
@@ -339,7 +373,14 @@ def run(spark, input_path, output_path, rejects_path=None):
         both = count_lines(spark, input_path).unionByName(
             count_verdicts(checked), allowMissingColumns=True
         )
-        for row in both.collect():
+        try:
+            rows = both.collect()
+        except Exception as exc:  # the first action: the CSV reader checks each file's header
+            mismatch = header_mismatch(input_path, exc)
+            if mismatch is None:
+                raise
+            raise mismatch from None
+        for row in rows:
             if row[_FILE] is not None:
                 metrics["rows_in"] += row[_LINES] - 1  # the file's header line
             else:

@@ -54,6 +54,34 @@ def test_columns_may_come_in_any_order_with_extra_columns(spark, job, write_csv,
     assert read_output(out)[1:] == ["Ana,2,20.00,1,20.00"]
 
 
+def test_a_file_with_its_columns_in_another_order_fails_before_writing(spark, job, tmp_path):
+    # Spark reads a CSV with a schema by position: without the header check, Bia's product
+    # would be read as her name, and her name as the product.
+    folder = tmp_path / "entrada"
+    folder.mkdir()
+    (folder / "dia1.csv").write_text(HEADER + "2025-09-01,Mouse,2,50.00,Ana\n", encoding="utf-8")
+    (folder / "dia2.csv").write_text("data,vendedor,quantidade,preco_unitario,produto\n"
+                                     "2025-09-02,Bia,1,150.00,Teclado\n", encoding="utf-8")
+    out = tmp_path / "out"
+    with pytest.raises(job.InputError) as err:
+        job.run(spark, str(folder), str(out))
+    message = str(err.value)
+    assert "every file must have the same header" in message, message
+    assert "dia1.csv" in message or "dia2.csv" in message, message  # the file at fault
+    assert ("Expected: produto but found: vendedor" in message
+            or "Expected: vendedor but found: produto" in message), message
+    assert not out.exists()
+    assert not Path(job.rejects_path_for(str(out))).exists()
+
+
+def test_header_names_may_be_padded_with_spaces(spark, job, write_csv, tmp_path):
+    src = write_csv(" data , produto,quantidade , preco_unitario,vendedor \n"
+                    "2025-09-01,Mouse,2,10.00,Ana\n")
+    out = str(tmp_path / "out")
+    assert job.run(spark, src, out) == {"rows_in": 1, "rows_ok": 1, "rows_rejected": 0}
+    assert read_output(out)[1:] == ["Ana,2,20.00,1,20.00"]
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
