@@ -84,14 +84,18 @@ def test_signals_that_arrive_together_do_not_interrupt_the_teardown(tmp_path):
     # A reaper not scheduled for a while (a loaded machine) finds several signals pending:
     # stopped, it cannot run a handler before all of them are there.
     sent = (signal.SIGHUP, signal.SIGINT, signal.SIGTERM)
-    os.kill(proc.pid, signal.SIGSTOP)
-    for sig in sent:
-        os.kill(proc.pid, sig)
-    os.kill(proc.pid, signal.SIGCONT)
-    assert proc.wait(timeout=30) in {128 + s for s in sent}
-    assert survivors({child}, bound=10) == set()  # it ignored SIGTERM: SIGKILL got it
-    assert not scratch.exists()
-    assert err.read_text() == ""  # no traceback, no "signal ignored" warning
+    try:
+        os.kill(proc.pid, signal.SIGSTOP)
+        for sig in sent:
+            os.kill(proc.pid, sig)
+        os.kill(proc.pid, signal.SIGCONT)
+        assert proc.wait(timeout=30) in {128 + s for s in sent}
+        assert survivors({child}, bound=10) == set()  # it ignored SIGTERM: SIGKILL got it
+        assert not scratch.exists()
+        assert err.read_text() == ""  # no traceback, no "signal ignored" warning
+    finally:
+        if alive(child):  # the reaper failed: do not leave its child behind
+            os.kill(child, signal.SIGKILL)
 
 
 def test_tree_dies_with_a_sigkilled_parent(tmp_path):
