@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from harness.config import ConfigError, load_config
+from harness.processes import is_same_process
 from harness.stack import airflow_setup
 from harness.stack.processes import (
     MARKER_VAR,
@@ -119,8 +120,8 @@ def _config(args: argparse.Namespace) -> StackConfig:
 def _running(state: dict[str, Any] | None) -> TypeGuard[dict[str, Any]]:
     if not state:
         return False
-    return state.get("status") in ("starting", "ready", "degraded") and alive(
-        int(state["supervisor_pid"]))
+    return state.get("status") in ("starting", "ready", "degraded") and (
+        _supervisor(state) is not None)
 
 
 def _print_ready(state: dict[str, Any], started: float) -> None:
@@ -132,8 +133,31 @@ def _print_ready(state: dict[str, Any], started: float) -> None:
     print("  stop it with: python -m harness stack down")
 
 
+def _is_ours(state: dict[str, Any], pid: int, start: int | None) -> bool:
+    """``pid`` is still the process the state file recorded (the same start time): a pid read
+    back after a crash may have been reused by an unrelated process, which must never be
+    signalled. A state without start times (older harness): only if it carries the marker."""
+    if start is None:
+        return pid in marked_processes(state.get("stack_id", ""))
+    return is_same_process(pid, start)
+
+
+def _supervisor(state: dict[str, Any]) -> int | None:
+    """The supervisor's pid, if that process is still the stack's."""
+    pid = int(state["supervisor_pid"])
+    return pid if _is_ours(state, pid, state.get("supervisor_start")) else None
+
+
+def _live_processes(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """The recorded processes that are still the stack's."""
+    return [p for p in state.get("processes", [])
+            if _is_ours(state, int(p["pid"]), p.get("start"))]
+
+
 def _roots(state: dict[str, Any]) -> list[int]:
-    return [int(state["supervisor_pid"])] + [int(p["pid"]) for p in state.get("processes", [])]
+    supervisor = _supervisor(state)
+    others = [int(p["pid"]) for p in _live_processes(state)]
+    return others if supervisor is None else [supervisor, *others]
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -204,17 +228,20 @@ def _down(args: argparse.Namespace) -> int:
     if not state:
         print(f"no stack state in {state_dir}: nothing to stop")
         return 0
-    pid = int(state["supervisor_pid"])
+    # Only processes that are still the ones recorded (a stale state's pids may be reused).
+    supervisor = _supervisor(state)
+    live = _live_processes(state)
     roots = _roots(state)  # read before the supervisor exits: its children are found from it
     before = marked_processes(state["stack_id"], roots)
-    if alive(pid):
+    if supervisor is not None:
+        pid = supervisor
         try:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
         if not wait_until(lambda: not alive(pid), timeout=DOWN_TIMEOUT_S, interval=0.2):
             os.kill(pid, signal.SIGKILL)
-    for proc in state.get("processes", []):  # whatever the supervisor could not stop
+    for proc in live:  # whatever the supervisor could not stop
         stop_group(int(proc["pid"]), timeout=10)
     left = kill_marked(state["stack_id"], before)
     if left:
@@ -244,7 +271,8 @@ def _status(args: argparse.Namespace) -> int:
         return 1
     print(f"stack: {state['status']} at {state['url']} (login {state['username']} / "
           f"{state['password']})")
+    live = [p["pid"] for p in _live_processes(state)]
     for proc in state.get("processes", []):
         print(f"  {proc['name']:<14} pid {proc['pid']:<8} "
-              f"{'alive' if alive(proc['pid']) else 'DEAD'}  {proc['log']}")
+              f"{'alive' if proc['pid'] in live else 'DEAD'}  {proc['log']}")
     return 0 if up else 1

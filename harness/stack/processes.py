@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.processes import start_ticks
+
 __all__ = [
     "ChildProcess",
     "StartupError",
@@ -60,6 +62,8 @@ class ChildProcess:
     name: str
     popen: subprocess.Popen[bytes]
     log: Path
+    #: start time (harness.processes.start_ticks): with the pid, it names this process
+    start: int | None = None
 
     @property
     def pid(self) -> int:
@@ -96,7 +100,7 @@ def spawn(
             start_new_session=True,
             preexec_fn=_pdeathsig_preexec(uid, gid, pdeathsig),
         )
-    return ChildProcess(name, popen, log)
+    return ChildProcess(name, popen, log, start_ticks(popen.pid))
 
 
 def alive(pid: int) -> bool:

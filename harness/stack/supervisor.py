@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import HarnessConfig, load_config
+from harness.processes import start_ticks
 from harness.stack import airflow_setup
 from harness.stack.api import AirflowApi
 from harness.stack.processes import (
@@ -125,12 +126,13 @@ class Stack:
             "status": status,
             "stack_id": self.stack_id,
             "supervisor_pid": os.getpid(),
+            "supervisor_start": start_ticks(os.getpid()),
             "url": self.url,
             "username": self.login.username if self.login else None,
             "password": self.login.password if self.login else None,
             "home": str(self.dir / "home"),
             "config": self.config.to_json(),
-            "processes": [{"name": c.name, "pid": c.pid, "log": str(c.log)}
+            "processes": [{"name": c.name, "pid": c.pid, "start": c.start, "log": str(c.log)}
                           for c in self.children],
             "timings": self.timings,
             **extra,

@@ -18,6 +18,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from harness.processes import start_ticks
+
 __all__ = [
     "MARKER_ENV",
     "alive",
@@ -62,13 +64,6 @@ def _stat_fields(pid: int) -> list[str] | None:
         return None
     # "pid (comm) state ppid ..." -- comm may hold spaces and parentheses: split after the last ")".
     return text[text.rindex(")") + 2 :].split()
-
-
-def start_ticks(pid: int) -> int | None:
-    """The process's start time (clock ticks since boot): with the pid, it names one process
-    (a pid can be reused by another process later)."""
-    fields = _stat_fields(pid)
-    return int(fields[19]) if fields else None
 
 
 def alive(pid: int, ticks: int | None = None) -> bool:
