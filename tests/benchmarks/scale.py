@@ -2,7 +2,8 @@
 
     python tests/benchmarks/scale.py [--rows 10 --rows 1000000 --rows 10000000]
                                      [--bad-fraction 0.05] [--data-dir DIR] [--no-warm]
-                                     [--job-rounds 3] [--suite] [--skip-command]
+                                     [--job-rounds 3] [--rounds 1] [--suite]
+                                     [--skip-command]
 
 In one run, so every ratio compares runs under the same machine load: `python -m harness up`
 once (its own state folder; timed, not in the ratios) and one warm run that is not counted
@@ -16,6 +17,10 @@ once (its own state folder; timed, not in the ratios) and one warm run that is n
   Airflow's `dag.test()` of dags/pipeline_emr.py, the Spark step, the report);
 * **warm**: the same command delegated to the services `harness up` started (the step on their
   warm Spark Connect server).
+
+With `--rounds N`, N rounds of the three per size, the order turning each round; each round is
+printed, and the size's line and the table give the medians (the emulator's RSS: the highest
+peak). One run of each is noisy on this machine (the same bare run took 17.9 and 19.3 s).
 
 For cold and warm: the step as EMR reports it (its timeline: staging in + Spark + staging out),
 staging in (from the step's controller log), the harness's time beyond the step (wall - step,
@@ -253,6 +258,48 @@ class Row:
     warm: Command | None = None
 
 
+def one_round(i: int, csv_path: Path, work: Path, expected: Expected, env: dict[str, str],
+              warm_pid: int | None, *, cold: bool) -> Row:
+    """Bare, cold and warm once each; the order turns with each round (bare-cold-warm,
+    cold-warm-bare, warm-bare-cold), so a drift of the machine's speed does not favour one."""
+    kinds = ["bare"] + (["cold"] if cold else []) + (["warm"] if cold and warm_pid else [])
+    kinds = kinds[i % len(kinds):] + kinds[:i % len(kinds)]
+    b, runs = None, {}
+    for kind in kinds:
+        if kind == "bare":
+            b = bare(csv_path, work, expected)
+        else:
+            runs[kind] = command(csv_path, work, expected, env=env,
+                                 warm_pid=warm_pid if kind == "warm" else None)
+    assert b is not None
+    return Row(0, 0.0, (0.0, 0.0), b, runs.get("cold"), runs.get("warm"))
+
+
+def _median_command(runs: list[Command | None]) -> Command | None:
+    done = [r for r in runs if r is not None]
+    if not done:
+        return None
+    return Command(wall=statistics.median(r.wall for r in done),
+                   step=statistics.median(r.step for r in done),
+                   stage_in=statistics.median(r.stage_in for r in done),
+                   peak_rss_mib=max(r.peak_rss_mib for r in done))  # the worst peak
+
+
+def _median_row(rows: int, mib: float, rounds: list[Row]) -> Row:
+    """Each time the median of the rounds; the emulator's RSS the highest peak seen."""
+    return Row(rows, mib, (0.0, 0.0), Bare(statistics.median(r.bare.wall for r in rounds)),
+               _median_command([r.cold for r in rounds]),
+               _median_command([r.warm for r in rounds]))  # fmt: skip
+
+
+def _print_round(i: int, r: Row) -> None:
+    parts = [f"bare {r.bare.wall:.1f} s"]
+    for name, c in (("cold", r.cold), ("warm", r.warm)):
+        if c is not None:
+            parts.append(f"{name} {c.wall:.1f} s ({c.wall / r.bare.wall:.2f}x)")
+    print(f"  round {i + 1}: {', '.join(parts)}; load {_load():.1f}", flush=True)
+
+
 def _load() -> float:
     return os.getloadavg()[0]
 
@@ -370,6 +417,9 @@ def main() -> int:
     parser.add_argument("--job-rounds", type=int, default=3,
                         help="rounds of the hardened job vs the lesson's on the seed's data "
                              "(default 3; 0 skips)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="rounds of bare / cold / warm per size, the order turning each "
+                             "round; the table shows medians (default 1)")
     parser.add_argument("--suite", action="store_true",
                         help="also time `nox -s lint unit integration` (environments reused)")
     parser.add_argument("--skip-command", action="store_true",
@@ -395,21 +445,24 @@ def main() -> int:
         for rows in sizes:
             print(f"{rows} rows (bad fraction {args.bad_fraction}, seed {args.seed}):", flush=True)
             csv_path, expected = dataset(data_dir, rows, args.bad_fraction, args.seed)
-            work = tmp / f"work-{rows}"
-            work.mkdir()
             load0 = _load()
+            rounds: list[Row] = []
             try:
-                b = bare(csv_path, work, expected)
-                row = Row(rows, csv_path.stat().st_size / 2**20, (load0, load0), b)
-                if not args.skip_command:
-                    row.cold = command(csv_path, work, expected, env=env, warm_pid=None)
-                    if warm_pid is not None:
-                        row.warm = command(csv_path, work, expected, env=env, warm_pid=warm_pid)
+                for i in range(args.rounds):
+                    work = tmp / f"work-{rows}-{i + 1}"
+                    work.mkdir()
+                    rounds.append(one_round(i, csv_path, work, expected, env, warm_pid,
+                                            cold=not args.skip_command))
+                    if args.rounds > 1:
+                        _print_round(i, rounds[-1])
             except ResultMismatch as exc:
                 print(f"  WRONG RESULT: {exc}", flush=True)
                 failed = True
                 continue
+            row = _median_row(rows, csv_path.stat().st_size / 2**20, rounds)
             row.load = (load0, _load())
+            if args.rounds > 1:
+                print(f"  medians of {args.rounds} rounds:", flush=True)
             _print_size(row)
             table.append(row)
     _summary(table)
