@@ -213,12 +213,23 @@ def test_a_warm_session_returns_the_dag_run_result(warm, tmp_path):
     assert state.read_state(warm_dir) is not None
 
 
-def test_down_leaves_no_process_even_with_a_step_running(warm):
-    warm_dir, st = warm
+def test_down_leaves_no_process_even_with_a_step_running(tmp_path):
+    # Services of its own: `down` ends them, and under pytest-xdist's worksteal a test can run
+    # before others of its module (a stolen one), which the module's shared services must outlive.
+    from tests.integration.warm.conftest import start_warm, stop_warm
+
+    warm_dir = tmp_path / "warm"
+    st = start_warm(warm_dir)
+    try:
+        _down_with_a_step_running(warm_dir, st)
+    finally:
+        if state.read_state(warm_dir) is not None:
+            stop_warm(warm_dir, st)
+
+
+def _down_with_a_step_running(warm_dir, st):
     import boto3
 
-    # The account is reset right after a run; the services say "busy" until that is done.
-    wait_for("idle warm services", lambda: (client.ping(st) or {}).get("busy") is False)
     url = st.services["aws_url"]
     kw = {"endpoint_url": url, "region_name": "us-east-1", "aws_access_key_id": "testing",
           "aws_secret_access_key": "testing"}  # fmt: skip
