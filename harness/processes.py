@@ -31,6 +31,7 @@ __all__ = [
     "popen_reaped",
     "reaped_argv",
     "start_ticks",
+    "stat_fields",
     "stop_reaped",
 ]
 
@@ -82,28 +83,33 @@ def stop_reaped(proc: subprocess.Popen, *, grace: float = 1.0, timeout: float = 
     return proc.wait()
 
 
+def stat_fields(pid: int) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name (state, ppid, ...; field 3 of
+    proc(5) is index 0), or None if there is no such process."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            text = fh.read()
+    except OSError:
+        return None
+    # "pid (comm) state ppid ..." -- comm may hold spaces and parentheses: split after the last ")".
+    return text[text.rindex(")") + 2 :].split()
+
+
 def start_ticks(pid: int) -> int | None:
     """The process's start time (clock ticks since boot), or None if there is no such process.
 
     With the pid it names one process. A pid read back later (from a state file) may name
     another one: pids are reused, and with Linux's default of 32768 a busy machine goes round
     them in well under an hour (seen: about every 30 minutes here under the test suite)."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return int(fields[19])
+    fields = stat_fields(pid)
+    return int(fields[19]) if fields else None
 
 
 def is_same_process(pid: int, ticks: int | None) -> bool:
     """``pid`` is alive (not a zombie) and is the process that started at ``ticks``."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return False
-    return fields[0] not in ("Z", "X") and ticks is not None and int(fields[19]) == ticks
+    fields = stat_fields(pid)
+    return (fields is not None and fields[0] not in ("Z", "X") and ticks is not None
+            and int(fields[19]) == ticks)
 
 
 class _Interrupted(KeyboardInterrupt):
@@ -112,7 +118,6 @@ class _Interrupted(KeyboardInterrupt):
     def __init__(self, signum: int) -> None:
         super().__init__(f"interrupted by {signal.Signals(signum).name}")
         self.signum = signum
-
 
 
 #: How often a main thread blocked on a pipe wakes to run a pending signal handler.
@@ -147,13 +152,13 @@ def pipe_lines(fd: int) -> Iterator[bytes]:
         os.close(fd)
 
 
-
 def wait_for(event: threading.Event) -> None:
     """Block the main thread until ``event`` is set by a signal handler, waking every
     ``SIGNAL_CHECK_S`` seconds: a signal delivered to another thread only runs its handler
     once the main thread wakes (see ``pipe_lines``)."""
     while not event.wait(SIGNAL_CHECK_S):
         pass
+
 
 @contextlib.contextmanager
 def interrupt_on_signals(

@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from harness.processes import start_ticks
+from harness.processes import start_ticks, stat_fields
 
 __all__ = [
     "MARKER_ENV",
@@ -57,18 +57,9 @@ def set_child_subreaper() -> None:
     _prctl(_PR_SET_CHILD_SUBREAPER, 1)
 
 
-def _stat_fields(pid: int) -> list[str] | None:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # "pid (comm) state ppid ..." -- comm may hold spaces and parentheses: split after the last ")".
-    return text[text.rindex(")") + 2 :].split()
-
-
 def alive(pid: int, ticks: int | None = None) -> bool:
     """The process exists and is not a zombie (and, with ``ticks``, is the same process)."""
-    fields = _stat_fields(pid)
+    fields = stat_fields(pid)
     if fields is None or fields[0] in ("Z", "X"):
         return False
     return ticks is None or int(fields[19]) == ticks
@@ -79,7 +70,7 @@ def children_of(pid: int) -> list[int]:
     out = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
-            fields = _stat_fields(int(entry.name))
+            fields = stat_fields(int(entry.name))
             if fields and int(fields[1]) == pid and fields[0] not in ("Z", "X"):
                 out.append(int(entry.name))
     return out
