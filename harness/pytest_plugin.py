@@ -13,6 +13,7 @@ fixtures use, override the ``harness_`` name: ``harness_step_executor``, ``harne
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -111,6 +112,18 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("--fail-if-all-skipped", default=False):
         config.pluginmanager.register(_SkipCounter(), "harness-skip-counter")
     _interrupt_on_sigterm(config)
+    _quick_spark_jvms(config)
+
+
+def _quick_spark_jvms(config: pytest.Config) -> None:
+    """Spark JVMs started under pytest (the `spark` fixture's, steps, Spark Connect servers,
+    also in the harness's child processes) get harness.spark.QUICK_JVM_OPTIONS, unless
+    HARNESS_SPARK_JAVA_OPTIONS is set already (empty: the JVM's defaults)."""
+    from harness.spark import JAVA_OPTIONS_ENV, QUICK_JVM_OPTIONS
+
+    if JAVA_OPTIONS_ENV not in os.environ:
+        os.environ[JAVA_OPTIONS_ENV] = QUICK_JVM_OPTIONS
+        config.add_cleanup(lambda: os.environ.pop(JAVA_OPTIONS_ENV, None))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
 from harness import spark as hs
+
+pytest_plugins = ["pytester"]
 
 
 def test_java_home_prefers_the_environment(tmp_path, monkeypatch):
@@ -73,3 +76,48 @@ def test_spark_home_without_pyspark_says_what_to_install(monkeypatch):
     monkeypatch.setattr(hs.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ModuleNotFoundError, match="No module named 'pyspark': install the"):
         hs.spark_home()
+
+
+def test_jvm_options_of_the_harness_go_to_spark_submit_opts_once():
+    base = {hs.JAVA_OPTIONS_ENV: "-XX:TieredStopAtLevel=1", "SPARK_SUBMIT_OPTS": "-Dmine=1"}
+    env = hs.spark_submit_env(base)
+    assert env["SPARK_SUBMIT_OPTS"] == "-Dmine=1 -XX:TieredStopAtLevel=1"
+    # A step's environment is built from an environment that already went through it.
+    assert hs.spark_submit_env(env)["SPARK_SUBMIT_OPTS"] == env["SPARK_SUBMIT_OPTS"]
+
+
+def test_empty_jvm_options_keep_the_jvm_defaults():
+    assert "SPARK_SUBMIT_OPTS" not in hs.spark_submit_env({hs.JAVA_OPTIONS_ENV: " "})
+    assert "SPARK_SUBMIT_OPTS" not in hs.spark_submit_env({"PATH": "/usr/bin"})
+
+
+def test_the_spark_fixtures_jvm_runs_with_the_options_of_the_session(spark):
+    # The JVM itself reports the options it was started with.
+    wanted = os.environ.get(hs.JAVA_OPTIONS_ENV, "").split()
+    if not wanted:
+        pytest.skip(f"{hs.JAVA_OPTIONS_ENV} is empty in this environment: the JVM's defaults")
+    runtime = spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()
+    assert set(wanted) <= set(runtime.getInputArguments()), list(runtime.getInputArguments())
+
+
+SEES_OPTIONS = """
+import os
+
+def test_options():
+    print("OPTIONS=" + repr(os.environ.get("HARNESS_SPARK_JAVA_OPTIONS")))
+"""
+
+
+@pytest.mark.parametrize(("preset", "seen"), [(None, hs.QUICK_JVM_OPTIONS), ("", ""),
+                                              ("-Xmx2g", "-Xmx2g")])
+def test_the_plugin_sets_quick_jvm_options_unless_they_are_set(pytester, monkeypatch, preset,
+                                                                seen):
+    if preset is None:
+        monkeypatch.delenv(hs.JAVA_OPTIONS_ENV, raising=False)
+    else:
+        monkeypatch.setenv(hs.JAVA_OPTIONS_ENV, preset)
+    pytester.makepyfile(SEES_OPTIONS)
+    result = pytester.runpytest("-s", "-p", "no:cacheprovider")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines([f"*OPTIONS={seen!r}*"])
+    assert os.environ.get(hs.JAVA_OPTIONS_ENV) == preset  # put back when the session ends

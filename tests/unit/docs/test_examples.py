@@ -4,6 +4,7 @@ treated); every block is classified, so a new one cannot go untested unnoticed. 
 
 from __future__ import annotations
 
+import ast
 import re
 import shlex
 from pathlib import Path
@@ -36,7 +37,28 @@ def test_every_block_is_classified() -> None:
 UNIT_BLOCKS = docs.runnable(docs.UNIT)
 
 
-@pytest.mark.parametrize("block", UNIT_BLOCKS, ids=[b.location for b in UNIT_BLOCKS])
+def _uses_local_spark(block: Block) -> bool:
+    """A pytest example whose test functions take the plugin's local SparkSession."""
+    if block.kind != "python-test":
+        return False
+    tests = [node for node in ast.walk(ast.parse(block.code))
+             if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")]
+    return any(arg.arg in ("spark", "harness_spark") for t in tests for arg in t.args.args)
+
+
+def _param(block: Block) -> object:
+    # With the other tests of the session's SparkSession (tests/unit/conftest.py): on another
+    # xdist worker the example started a second JVM.
+    marks = [pytest.mark.xdist_group("local-spark")] if _uses_local_spark(block) else []
+    return pytest.param(block, marks=marks, id=block.location)
+
+
+def test_the_spark_example_is_grouped_with_the_spark_tests() -> None:
+    # The README's chispa example takes `spark`; a detection that finds nothing groups nothing.
+    assert any(b.path.name == "README.md" for b in UNIT_BLOCKS if _uses_local_spark(b))
+
+
+@pytest.mark.parametrize("block", [_param(b) for b in UNIT_BLOCKS])
 def test_example_runs(block: Block, request: pytest.FixtureRequest,
                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
