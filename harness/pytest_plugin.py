@@ -123,7 +123,11 @@ def _quick_spark_jvms(config: pytest.Config) -> None:
 
     if JAVA_OPTIONS_ENV not in os.environ:
         os.environ[JAVA_OPTIONS_ENV] = QUICK_JVM_OPTIONS
-        config.add_cleanup(lambda: os.environ.pop(JAVA_OPTIONS_ENV, None))
+
+        def put_back() -> None:
+            os.environ.pop(JAVA_OPTIONS_ENV, None)
+
+        config.add_cleanup(put_back)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
