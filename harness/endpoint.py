@@ -61,7 +61,8 @@ class EmulatedAWS:
             directory (removed on stop) when None.
         strict_versions: a cluster whose ReleaseLabel runs another Spark minor than the local
             pyspark fails to start (VALIDATION_ERROR) instead of only warning.
-        executor: how step commands run (default: local subprocesses).
+        executor: how step commands run (default: local subprocesses; with
+            HARNESS_SPARK_CONNECT_URL set, PySpark steps on that Spark Connect server).
         guard: install the endpoint guard (no off-loopback AWS calls, dummy credentials)
             while running.
         delays: seconds spent in STARTING / BOOTSTRAPPING / TERMINATING (default 0).
@@ -90,6 +91,10 @@ class EmulatedAWS:
         # Absolute: every step runs in its own working directory.
         self._workdir_arg = Path(workdir).resolve() if workdir is not None else None
         self.strict_versions = strict_versions
+        if executor is None:
+            from harness.emr.connect import executor_from_env
+
+            executor = executor_from_env()
         self.executor = executor
         self.faults = Faults()
         self.delays = delays

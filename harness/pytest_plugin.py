@@ -106,6 +106,7 @@ class _SkipCounter:
             self.passed += 1
 
 
+@pytest.hookimpl(tryfirst=True)  # before conftests' own, which may start Spark JVMs
 def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("--backend", default=None) is not None:
         backend_names(config)  # a typo is a usage error at once, not a collection error

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -36,7 +36,12 @@ from harness.offline_env import OfflineFiles, offline_env, snapshot_environ
 from harness.processes import popen_reaped, stop_reaped
 from harness.spark import LOCAL_CONF, spark_home, spark_submit_env
 
-__all__ = ["ConnectExecutor", "SparkConnectError", "SparkConnectServer", "connect_plan"]
+__all__ = ["SERVER_URL_ENV", "ConnectExecutor", "SparkConnectError", "SparkConnectServer",
+           "connect_plan", "executor_from_env"]
+
+#: A Spark Connect server of this machine (``sc://127.0.0.1:PORT``) for the PySpark steps of
+#: every emulator the process creates without an ``executor`` (``executor_from_env``).
+SERVER_URL_ENV = "HARNESS_SPARK_CONNECT_URL"
 
 #: Seconds the server's JVM gets to shut down after SIGTERM before SIGKILL.
 STOP_GRACE = 10.0
@@ -89,9 +94,42 @@ class SparkConnectServer:
         self._log_file: BinaryIO | None = None
         self._files: OfflineFiles | None = None
         self._env: dict[str, str] = {}
+        self._attached = False
+        self._started_wait = False
+
+    @classmethod
+    def attach(cls, url: str, *, start_timeout: float = 180.0) -> SparkConnectServer:
+        """A server another process of this machine started (with this class's settings) at
+        ``url`` (``sc://127.0.0.1:PORT``): ``wait_ready()`` waits for its port, ``stop()``
+        leaves it running. Pytest-xdist workers share their controller's server so."""
+        host, _, port = url.removeprefix("sc://").partition(":")
+        if not url.startswith("sc://") or host != "127.0.0.1" or not port.isdigit():
+            raise ValueError(f"not a Spark Connect server on this machine: {url!r} "
+                             "(expected sc://127.0.0.1:PORT)")
+        server = cls(warm_up=False, start_timeout=start_timeout)
+        server.port, server.url, server._attached = int(port), url, True
+        return server
+
+    @property
+    def attached(self) -> bool:
+        """Started elsewhere (``attach``): this object never stops it."""
+        return self._attached
+
+    def reachable(self, timeout: float = 0.5) -> bool:
+        """Whether the server's port accepts a connection now (bounded by ``timeout``)."""
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port),
+                                                                    timeout=timeout):
+            return True
+        return False
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> SparkConnectServer:
+        if self._attached:
+            if not self._started_wait:
+                self._started_wait = True
+                threading.Thread(target=self._become_ready, name="spark-connect-attach",
+                                 daemon=True).start()
+            return self
         if self._proc is not None:
             return self
         conf = {
@@ -136,7 +174,7 @@ class SparkConnectServer:
 
     def wait_ready(self, timeout: float | None = None) -> str:
         """Block until ready; return the `sc://` URL. Raises SparkConnectError on failure."""
-        if self._proc is None:
+        if self._proc is None and not self._started_wait:
             self.start()
         limit = self.start_timeout if timeout is None else timeout
         if not self._ready.wait(limit):
@@ -184,9 +222,9 @@ class SparkConnectServer:
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             proc = self._proc
-            if proc is None:
+            if proc is None and not self._attached:
                 raise SparkConnectError("stopped before it was ready")
-            if proc.poll() is not None:
+            if proc is not None and proc.poll() is not None:
                 raise SparkConnectError(f"server process exited with code {proc.returncode}")
             with (
                 contextlib.suppress(OSError),
@@ -302,6 +340,20 @@ class ConnectExecutor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def executor_from_env(environ: Mapping[str, str] | None = None) -> ConnectExecutor | None:
+    """A ``ConnectExecutor`` on the server named by ``HARNESS_SPARK_CONNECT_URL`` (never
+    stopped by it), or None when the variable is unset or empty: the emulator's default of a
+    cold ``spark-submit`` per step. Raises ValueError for a URL off this machine."""
+    url = (os.environ if environ is None else environ).get(SERVER_URL_ENV, "").strip()
+    if not url:
+        return None
+    try:
+        server = SparkConnectServer.attach(url)
+    except ValueError as exc:
+        raise ValueError(f"{SERVER_URL_ENV}: {exc}") from None
+    return ConnectExecutor(server=server)
 
 
 #: A spark-submit run on Spark Connect: (python argv, env, conf keys the server does not apply).

@@ -8,11 +8,52 @@ path end to end, and the emulator's failing-script test; steps that are not PySp
 
 The `spark` fixture (reading results back, chispa comparisons) is a Spark Connect session on
 that same server: no second JVM for the suite to start.
+
+Under pytest-xdist the controller starts that server as soon as it is configured and every
+worker attaches to it: one JVM (and one JIT warm-up) for the whole run instead of one per
+worker. The controller stops it when the run ends; its reaper, if the controller dies.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+
+#: workerinput key: the URL of the controller's Spark Connect server.
+SERVER_URL = "harness_spark_connect_url"
+_SERVER = pytest.StashKey[object]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput") or not config.getoption("numprocesses", None):
+        return  # an xdist worker, or no workers at all: the fixture starts its own server
+    from harness.emr.connect import SparkConnectServer
+
+    log = Path(str(config.rootpath), ".harness", "logs", "spark-connect-tests.log")
+    server = SparkConnectServer(log_path=log).start()  # warms up while the workers start
+    config.stash[_SERVER] = server
+    config.add_cleanup(server.stop)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:  # pytest-xdist's, in the controller: per worker
+    server = node.config.stash.get(_SERVER, None)
+    if server is not None:
+        node.workerinput[SERVER_URL] = server.url
+
+
+@pytest.fixture(scope="session")
+def harness_spark_connect_server(request: pytest.FixtureRequest):
+    """The controller's server in an xdist worker, else one of this session's own."""
+    from harness.emr.connect import SparkConnectServer
+
+    url = getattr(request.config, "workerinput", {}).get(SERVER_URL)
+    if url is not None:
+        yield SparkConnectServer.attach(url)
+        return
+    with SparkConnectServer() as server:
+        yield server
 
 
 @pytest.fixture
@@ -32,7 +73,10 @@ def harness_spark(spark_connect_server):
 
     session = SparkSession.builder.remote(spark_connect_server.wait_ready()).getOrCreate()
     yield session
-    session.stop()  # the client's session only; the server stops with its fixture
+    # The client's session only; the server stops with its fixture. A server that is gone
+    # already (crashed, or killed with the run) would keep stop() retrying for minutes.
+    if spark_connect_server.reachable():
+        session.stop()
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.emr.connect import SERVER_URL_ENV
 from tests import docs_examples as docs
 from tests.docs_examples import ROOT, Block
 
@@ -26,6 +27,11 @@ def test_example_runs(block: Block, request: pytest.FixtureRequest,
                       monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(ROOT)
     if block.kind in ("python", "python-test"):
+        # Their emulators run PySpark steps on the session's warm server (the documented
+        # HARNESS_SPARK_CONNECT_URL), not a cold JVM each: the cold spark-submit path is the
+        # pipeline's *_on_cold_spark_submit test.
+        server = request.getfixturevalue("spark_connect_server")
+        monkeypatch.setenv(SERVER_URL_ENV, server.wait_ready())
         docs.run_python(block, request.getfixturevalue)
         return
     assert block.kind == "shell", block
