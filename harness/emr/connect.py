@@ -98,15 +98,17 @@ class SparkConnectServer:
         self._started_wait = False
 
     @classmethod
-    def attach(cls, url: str, *, start_timeout: float = 180.0) -> SparkConnectServer:
+    def attach(cls, url: str, *, start_timeout: float = 180.0,
+               log_path: str | Path | None = None) -> SparkConnectServer:  # fmt: skip
         """A server another process of this machine started (with this class's settings) at
-        ``url`` (``sc://127.0.0.1:PORT``): ``wait_ready()`` waits for its port, ``stop()``
-        leaves it running. Pytest-xdist workers share their controller's server so."""
+        ``url`` (``sc://127.0.0.1:PORT``): ``wait_ready()`` waits for its port (and quotes
+        ``log_path``, the server's log, if it fails), ``stop()`` leaves it running.
+        Pytest-xdist workers share their controller's server so."""
         host, _, port = url.removeprefix("sc://").partition(":")
         if not url.startswith("sc://") or host != "127.0.0.1" or not port.isdigit():
             raise ValueError(f"not a Spark Connect server on this machine: {url!r} "
                              "(expected sc://127.0.0.1:PORT)")
-        server = cls(warm_up=False, start_timeout=start_timeout)
+        server = cls(warm_up=False, start_timeout=start_timeout, log_path=log_path)
         server.port, server.url, server._attached = int(port), url, True
         return server
 

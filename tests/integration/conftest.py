@@ -22,6 +22,7 @@ import pytest
 
 #: workerinput key: the URL of the controller's Spark Connect server.
 SERVER_URL = "harness_spark_connect_url"
+SERVER_LOG = "harness_spark_connect_log"
 _SERVER = pytest.StashKey[object]()
 
 
@@ -41,6 +42,7 @@ def pytest_configure_node(node) -> None:  # pytest-xdist's, in the controller: p
     server = node.config.stash.get(_SERVER, None)
     if server is not None:
         node.workerinput[SERVER_URL] = server.url
+        node.workerinput[SERVER_LOG] = str(server.log_path)
 
 
 @pytest.fixture(scope="session")
@@ -48,9 +50,10 @@ def harness_spark_connect_server(request: pytest.FixtureRequest):
     """The controller's server in an xdist worker, else one of this session's own."""
     from harness.emr.connect import SparkConnectServer
 
-    url = getattr(request.config, "workerinput", {}).get(SERVER_URL)
-    if url is not None:
-        yield SparkConnectServer.attach(url)
+    workerinput = getattr(request.config, "workerinput", {})
+    if SERVER_URL in workerinput:
+        yield SparkConnectServer.attach(workerinput[SERVER_URL],
+                                        log_path=workerinput.get(SERVER_LOG))
         return
     with SparkConnectServer() as server:
         yield server

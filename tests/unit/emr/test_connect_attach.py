@@ -74,3 +74,15 @@ def test_the_emulator_takes_its_default_executor_from_the_variable(monkeypatch, 
     monkeypatch.setenv(SERVER_URL_ENV, "sc://192.0.2.1:15002")
     with pytest.raises(ValueError, match=SERVER_URL_ENV):
         EmulatedAWS(workdir=tmp_path)
+
+
+def test_a_failed_attach_quotes_the_servers_log(tmp_path):
+    log = tmp_path / "spark-connect.log"
+    log.write_text("Error: JAVA_HOME is not set\n")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = SparkConnectServer.attach(f"sc://127.0.0.1:{port}", start_timeout=0.3,
+                                       log_path=log)
+    with pytest.raises(SparkConnectError, match="(?s)server log tail.*JAVA_HOME is not set"):
+        server.wait_ready()
