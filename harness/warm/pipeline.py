@@ -97,6 +97,22 @@ class _CachedClients:
         return getattr(self._aws, name)
 
 
+def spark_executor(home: Path, log: Out) -> Any:
+    """The warm Spark: the server HARNESS_SPARK_CONNECT_URL names, if set (left running by
+    `down`), else a Spark Connect server of the daemon's own, started now: its JVM warms up
+    while Airflow and the emulator start."""
+    from harness.emr.connect import SERVER_URL_ENV, ConnectExecutor, executor_from_env
+
+    executor = executor_from_env()
+    if executor is not None:
+        log(f"Spark Connect server {executor.server.url}: started elsewhere ({SERVER_URL_ENV});"
+            " `down` leaves it running")
+        return executor
+    executor = ConnectExecutor(log_path=home / "spark-connect.log")
+    log(f"Spark Connect server starting at {executor.server.url}")
+    return executor
+
+
 class WarmPipeline:
     """The services one daemon keeps warm, and how a run request uses them."""
 
@@ -125,12 +141,7 @@ class WarmPipeline:
     def _start(self, log: Out) -> None:
         t0 = time.perf_counter()
         if self.spark == "connect":
-            # The JVM starts now and warms up while Airflow and the emulator start.
-            from harness.emr.connect import ConnectExecutor
-
-            self.executor = self._stack.enter_context(
-                ConnectExecutor(log_path=self.home / "spark-connect.log"))
-            log(f"Spark Connect server starting at {self.executor.server.url}")
+            self.executor = self._stack.enter_context(spark_executor(self.home, log))
         from harness.endpoint import EmulatedAWS
 
         self.aws = self._stack.enter_context(

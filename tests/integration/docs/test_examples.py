@@ -26,19 +26,19 @@ def test_there_are_slow_examples() -> None:
 def test_example_runs(block: Block, request: pytest.FixtureRequest,
                       monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(ROOT)
+    # Their emulators (and `harness up`) run PySpark steps on the session's warm server (the
+    # documented HARNESS_SPARK_CONNECT_URL), not on a JVM of their own: the cold spark-submit
+    # path is the pipeline's *_on_cold_spark_submit test, `up`'s own server tests/integration/warm.
+    url = request.getfixturevalue("spark_connect_server").wait_ready()
     if block.kind in ("python", "python-test"):
-        # Their emulators run PySpark steps on the session's warm server (the documented
-        # HARNESS_SPARK_CONNECT_URL), not a cold JVM each: the cold spark-submit path is the
-        # pipeline's *_on_cold_spark_submit test.
-        server = request.getfixturevalue("spark_connect_server")
-        monkeypatch.setenv(SERVER_URL_ENV, server.wait_ready())
+        monkeypatch.setenv(SERVER_URL_ENV, url)
         docs.run_python(block, request.getfixturevalue)
         return
     assert block.kind == "shell", block
     # Warm services of the example go to a folder of the test's, never a developer's own
     # .harness/warm, and are stopped even when the example fails half-way.
     warm_dir = tmp_path / "warm"
-    env = docs.shell_env(HARNESS_WARM_DIR=str(warm_dir))
+    env = docs.shell_env(HARNESS_WARM_DIR=str(warm_dir), **{SERVER_URL_ENV: url})
     try:
         out = docs.run_shell(block, env=env, timeout=1500)
     finally:
