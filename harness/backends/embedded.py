@@ -77,4 +77,9 @@ class EmbeddedBackend(Backend):
         return self._started().workdir
 
     def describe(self) -> str:
-        return f"embedded emulator at {self._started().url} ({self.region})"
+        aws = self._started()
+        where = f"embedded emulator at {aws.url} ({self.region})"
+        # A step executor that is not the default cold spark-submit says so (it may come from
+        # HARNESS_SPARK_CONNECT_URL, which a shell can leave set unnoticed).
+        describe = getattr(aws.executor, "describe", None)
+        return f"{where}; {describe()}" if describe else where

@@ -333,6 +333,12 @@ class ConnectExecutor:
         local_env["SPARK_REMOTE"] = url
         return self.fallback.run(local_argv, local_env, cwd, stdout_path, stderr_path, cancel_event)
 
+    def describe(self) -> str:
+        """Where PySpark steps run, for the run's header line."""
+        started = (f"started elsewhere: {SERVER_URL_ENV}" if self.server.attached
+                   else "started for this run")  # fmt: skip
+        return f"PySpark steps on the Spark Connect server {self.server.url} ({started})"
+
     def close(self) -> None:
         if self._owns_server:
             self.server.stop()

@@ -86,3 +86,16 @@ def test_a_failed_attach_quotes_the_servers_log(tmp_path):
                                        log_path=log)
     with pytest.raises(SparkConnectError, match="(?s)server log tail.*JAVA_HOME is not set"):
         server.wait_ready()
+
+
+def test_the_run_says_its_steps_run_on_the_server_the_variable_names(monkeypatch, tmp_path):
+    from harness.backends.embedded import EmbeddedBackend
+
+    monkeypatch.setenv(SERVER_URL_ENV, "sc://127.0.0.1:15002")
+    with EmbeddedBackend(workdir=tmp_path) as backend:
+        assert backend.describe().endswith(
+            "; PySpark steps on the Spark Connect server sc://127.0.0.1:15002 (started "
+            f"elsewhere: {SERVER_URL_ENV})"), backend.describe()
+    monkeypatch.delenv(SERVER_URL_ENV)
+    with EmbeddedBackend(workdir=tmp_path / "cold") as backend:
+        assert "Spark Connect" not in backend.describe()  # the default: cold spark-submit
