@@ -16,6 +16,7 @@ worker. The controller stops it when the run ends; its reaper, if the controller
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,8 @@ def pytest_configure(config: pytest.Config) -> None:
         return  # an xdist worker, or no workers at all: the fixture starts its own server
     from harness.emr.connect import SparkConnectServer
 
-    log = Path(str(config.rootpath), ".harness", "logs", "spark-connect-tests.log")
+    # One log per run: two runs from one checkout must not write into each other's.
+    log = Path(str(config.rootpath), ".harness", "logs", f"spark-connect-tests-{os.getpid()}.log")
     server = SparkConnectServer(log_path=log).start()  # warms up while the workers start
     config.stash[_SERVER] = server
     config.add_cleanup(server.stop)
