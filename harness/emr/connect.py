@@ -42,6 +42,8 @@ __all__ = ["SERVER_URL_ENV", "ConnectExecutor", "SparkConnectError", "SparkConne
 #: A Spark Connect server of this machine (``sc://127.0.0.1:PORT``) for the PySpark steps of
 #: every emulator the process creates without an ``executor`` (``executor_from_env``).
 SERVER_URL_ENV = "HARNESS_SPARK_CONNECT_URL"
+#: Seconds a step waits for that server's port: it is meant to be running already.
+ATTACH_TIMEOUT = 10.0
 
 #: Seconds the server's JVM gets to shut down after SIGTERM before SIGKILL.
 STOP_GRACE = 10.0
@@ -319,6 +321,10 @@ class ConnectExecutor:
         local_argv, local_env, ignored = plan
         try:
             url = self.server.wait_ready()
+            if self.server.attached and not self.server.reachable():
+                # Ready once, gone since: say so, rather than the client's retries and errors.
+                raise SparkConnectError(f"Spark Connect server at {url} (started elsewhere) "
+                                        "no longer accepts connections")
         except SparkConnectError as exc:
             with Path(stderr_path).open("a", encoding="utf-8") as err:  # the step's failure
                 err.write(f"{exc}\n")
@@ -358,7 +364,7 @@ def executor_from_env(environ: Mapping[str, str] | None = None) -> ConnectExecut
     if not url:
         return None
     try:
-        server = SparkConnectServer.attach(url)
+        server = SparkConnectServer.attach(url, start_timeout=ATTACH_TIMEOUT)
     except ValueError as exc:
         raise ValueError(f"{SERVER_URL_ENV}: {exc}") from None
     return ConnectExecutor(server=server)

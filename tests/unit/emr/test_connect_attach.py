@@ -4,6 +4,7 @@ HARNESS_SPARK_CONNECT_URL names for every emulator of the process (no JVM in the
 from __future__ import annotations
 
 import socket
+import threading
 
 import pytest
 
@@ -99,3 +100,36 @@ def test_the_run_says_its_steps_run_on_the_server_the_variable_names(monkeypatch
     monkeypatch.delenv(SERVER_URL_ENV)
     with EmbeddedBackend(workdir=tmp_path / "cold") as backend:
         assert "Spark Connect" not in backend.describe()  # the default: cold spark-submit
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _run_step(executor: ConnectExecutor, tmp_path) -> tuple[int, str]:
+    argv = ["/opt/spark/bin/spark-submit", "--master", "local[2]", "job.py", "in", "out"]
+    code = executor.run(argv, {}, tmp_path, tmp_path / "stdout", tmp_path / "stderr",
+                        threading.Event())
+    return code, (tmp_path / "stderr").read_text()
+
+
+def test_a_step_fails_naming_a_server_of_the_variable_that_is_not_there(tmp_path):
+    executor = executor_from_env({SERVER_URL_ENV: f"sc://127.0.0.1:{_closed_port()}"})
+    assert executor is not None and executor.server.start_timeout == 10.0  # not minutes
+    executor.server.start_timeout = 0.3  # the test's own bound: what is tested is the message
+    code, stderr = _run_step(executor, tmp_path)
+    assert code == 1 and "Spark Connect server at sc://127.0.0.1:" in stderr, stderr
+
+
+def test_a_step_fails_clearly_when_an_attached_server_went_away(tmp_path):
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        executor = ConnectExecutor(server=SparkConnectServer.attach(
+            f"sc://127.0.0.1:{listener.getsockname()[1]}"))
+        executor.server.wait_ready(timeout=10)  # ready once, as at the session's start
+    code, stderr = _run_step(executor, tmp_path)  # the listener is closed now
+    assert code == 1
+    assert "(started elsewhere) no longer accepts connections" in stderr, stderr
