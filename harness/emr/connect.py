@@ -230,10 +230,7 @@ class SparkConnectServer:
                 raise SparkConnectError("stopped before it was ready")
             if proc is not None and proc.poll() is not None:
                 raise SparkConnectError(f"server process exited with code {proc.returncode}")
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2),
-            ):
+            if self.reachable(timeout=0.2):
                 return
             time.sleep(0.05)  # bounded fast poll for the port to open
         raise SparkConnectError(f"port {self.port} not open after {self.start_timeout:.0f} s")
