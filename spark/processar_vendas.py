@@ -182,22 +182,29 @@ def _is_blank(name):
     return F.col(_trimmed(name)).isNull() | (F.col(_trimmed(name)) == "")
 
 
-def _try_cast(name, sql_type):
-    # try_cast (SQL, Spark >= 3.2) gives NULL on overflow whatever spark.sql.ansi.enabled says,
-    # so validation behaves the same on Spark 3.4 (ANSI off) and 4.x (ANSI on).
-    return F.expr("try_cast(`{}` AS {})".format(_trimmed(name), sql_type))
+def _try_cast(name, data_type):
+    """`name` (trimmed) cast to data_type, NULL when it does not cast: try_cast gives NULL on
+    overflow whatever spark.sql.ansi.enabled says, so validation behaves the same on Spark 3.4
+    (ANSI off) and 4.x (ANSI on)."""
+    column = F.col(_trimmed(name))
+    # The class, not the column: Column.__getattr__ makes any name a nested field.
+    if hasattr(type(column), "try_cast"):  # pyspark >= 4.0
+        # The Column API, not SQL text: a cold driver spends about a second initialising
+        # Spark's SQL parser for its first expression (measured in job_vs_seed.py).
+        return column.try_cast(data_type)
+    return F.expr("try_cast(`{}` AS {})".format(_trimmed(name), data_type.simpleString()))
 
 
-def _typed(name, sql_type):
+def _typed(name, data_type):
     """The internal column holding `name` cast to its type (NULL when it does not cast)."""
-    return "_{}_{}".format(name, sql_type.split("(")[0].lower())
+    return "_{}_{}".format(name, data_type.typeName())
 
 
 # The three typed columns check() computes once: the reasons test them and split() selects them,
 # so the casts are not evaluated again on the cached rows.
-_DATE = _typed("data", "DATE")
-_QTY = _typed("quantidade", "INT")
-_PRICE = _typed("preco_unitario", "DECIMAL(12,2)")
+_DATE = _typed("data", DateType())
+_QTY = _typed("quantidade", IntegerType())
+_PRICE = _typed("preco_unitario", PRICE)
 
 
 def _reasons():
@@ -259,9 +266,9 @@ def check(raw):
     )
     typed = trimmed.select(
         "*",
-        _try_cast("data", "DATE").alias(_DATE),
-        _try_cast("quantidade", "INT").alias(_QTY),
-        _try_cast("preco_unitario", "DECIMAL(12,2)").alias(_PRICE),
+        _try_cast("data", DateType()).alias(_DATE),
+        _try_cast("quantidade", IntegerType()).alias(_QTY),
+        _try_cast("preco_unitario", PRICE).alias(_PRICE),
     )
     return typed.select(
         *[F.col(c) for c in REQUIRED_COLUMNS],

@@ -83,3 +83,24 @@ def test_rejects_keep_input_order_and_the_rejects_schema(spark, job):
     assert [r[job.REJECT_REASON].split(" ")[0] for r in rejects.collect()] == [
         "missing", "quantidade", "data"
     ]
+
+
+@pytest.mark.skipif(
+    not hasattr(__import__("pyspark.sql").sql.Column, "try_cast"),
+    reason="Column.try_cast is pyspark >= 4.0; on 3.4 (the EMR release's) the job casts in SQL",
+)
+def test_validation_needs_no_sql_parsing_on_pyspark_4(spark, job, monkeypatch):
+    # A cold driver spends about a second starting Spark's SQL parser for its first expression
+    # (tests/benchmarks/job_vs_seed.py): on pyspark 4 the casts use the Column API instead.
+    def no_sql(text):
+        raise AssertionError(f"the job parsed SQL: {text!r}")
+
+    monkeypatch.setattr(job.F, "expr", no_sql)
+    rows = [GOOD, _with(quantidade="99999999999"), _with(preco_unitario="12345678901234.00"),
+            _with(data="2025-02-30")]
+    valid, rejects = job.validate(_raw(spark, job, rows))
+    assert valid.count() == 1
+    assert [r[job.REJECT_REASON] for r in rejects.collect()] == [
+        "quantidade is not a whole number", "preco_unitario out of range",
+        "data is not a valid date (yyyy-MM-dd)",
+    ]
