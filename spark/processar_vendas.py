@@ -14,6 +14,8 @@ Decisions, tested in tests/unit/spark/:
   `round`; `bround` would be HALF_EVEN).
 - No inferSchema: every column is read as text with an explicit schema, then validated and
   cast here, so a bad value rejects its row instead of turning a whole column into strings.
+  The casts are try_cast (NULL when a value does not cast), through the Column API on pyspark
+  >= 4 (no SQL parsing: a cold driver's first SQL expression costs about a second).
 - A missing required column, a file that is not CSV text, an empty file (zero bytes), or a
   file whose header differs from the others' (columns in another order: Spark would read them
   by position) fails the job (exit 1) before anything is written. A header-only file is a

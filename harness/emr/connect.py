@@ -79,8 +79,9 @@ class SparkConnectServer:
         warm_up: bool = True,
         start_timeout: float = 180.0,
         nice: int = 10,
+        port: int | None = None,
     ) -> None:
-        self.port = _free_port()
+        self.port = port if port is not None else _free_port()  # a given one: attach()
         # Started early to overlap other start-up work (Airflow's): a lower CPU priority
         # keeps that work on the critical path fast, the server uses the idle cycles.
         self.nice = nice
@@ -110,8 +111,9 @@ class SparkConnectServer:
         if not url.startswith("sc://") or host != "127.0.0.1" or not port.isdigit():
             raise ValueError(f"not a Spark Connect server on this machine: {url!r} "
                              "(expected sc://127.0.0.1:PORT)")
-        server = cls(warm_up=False, start_timeout=start_timeout, log_path=log_path)
-        server.port, server.url, server._attached = int(port), url, True
+        server = cls(warm_up=False, start_timeout=start_timeout, log_path=log_path,
+                     port=int(port))
+        server._attached = True
         return server
 
     @property
