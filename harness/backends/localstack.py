@@ -25,7 +25,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -40,6 +39,7 @@ from harness.backends.localstack_env import ensure_venv, venv_python
 from harness.backends.sockets import off_loopback
 from harness.emr.executors import StepExecutor
 from harness.guard import DUMMY_CREDENTIALS, EndpointGuard, is_loopback_url
+from harness.ports import free_port
 
 __all__ = [
     "DOCKER_IMAGE",
@@ -97,12 +97,6 @@ def image_needs_token(image: str) -> bool:
     if len(parts) != 3 or not all(p.isdigit() for p in parts):
         return True
     return tuple(int(p) for p in parts) > LAST_FREE_IMAGE
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _tail(path: Path, lines: int = 30) -> str:
@@ -178,7 +172,7 @@ class LocalStackServer:
     def _start(self) -> None:
         python = self.python()
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.port = _free_port()
+        self.port = free_port()
         # Its own environment: no credentials, no PYTHONPATH of ours, no AWS_* settings.
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("AWS_", "PYTHON", "VIRTUAL_ENV", "LOCALSTACK_"))}

@@ -33,6 +33,7 @@ from typing import BinaryIO
 from harness.emr.executors import StepExecutor, SubprocessExecutor
 from harness.emr.steps import LOCAL_DEFAULTS, LOCAL_OVERRIDES, split_spark_submit
 from harness.offline_env import OfflineFiles, offline_env, snapshot_environ
+from harness.ports import free_port
 from harness.processes import popen_reaped, stop_reaped
 from harness.spark import LOCAL_CONF, spark_home, spark_submit_env
 
@@ -58,12 +59,6 @@ class SparkConnectError(RuntimeError):
     """The Spark Connect server did not come up (carries the tail of its log)."""
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class SparkConnectServer:
     """One local Spark Connect server bound to 127.0.0.1. `start()` returns at once.
 
@@ -81,7 +76,7 @@ class SparkConnectServer:
         nice: int = 10,
         port: int | None = None,
     ) -> None:
-        self.port = port if port is not None else _free_port()  # a given one: attach()
+        self.port = port if port is not None else free_port()  # a given one: attach()
         # Started early to overlap other start-up work (Airflow's): a lower CPU priority
         # keeps that work on the critical path fast, the server uses the idle cycles.
         self.nice = nice

@@ -17,31 +17,25 @@ import os
 import pwd
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
 
+from harness.ports import free_port
 from harness.stack.processes import ChildProcess, StartupError, spawn, wait_until
 
 if TYPE_CHECKING:
     import psycopg2.extensions
 
-__all__ = ["PostgresServer", "find_postgres_bin", "free_port"]
+__all__ = ["PostgresServer", "find_postgres_bin"]
 
 USER = "airflow"
 DATABASE = "airflow"
 #: initdb on a loaded two-core machine takes a few seconds; far beyond this it is stuck.
 INITDB_TIMEOUT_S = 180
 READY_TIMEOUT_S = 60
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def find_postgres_bin() -> Path | None:

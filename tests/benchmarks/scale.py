@@ -337,26 +337,24 @@ def jobs_on_seed_data(rounds: int, tmp: Path) -> None:
     """The hardened job against the lesson's, bare `spark-submit` of each on the seed's 10
     rows, alternating (issue 12: within 1.1x). tests/benchmarks/job_vs_seed.py has more."""
     jobs = {"seed": job_vs_seed.SEED_JOB, "hardened": job_vs_seed.HARDENED_JOB}
-    walls: dict[str, list[float]] = {name: [] for name in jobs}
-    # CPU time (user + system of the spark-submit tree) moves less with the machine's load
-    # than wall time: printed beside it, as a steadier reading of the same ratio.
-    cpus: dict[str, list[float]] = {name: [] for name in jobs}
+    runs: dict[str, list[job_vs_seed.Run]] = {name: [] for name in jobs}
     print(f"the hardened job vs the lesson's, seed's data, {rounds} alternating rounds:",
           flush=True)  # fmt: skip
     for i in range(rounds):
         order = list(jobs) if i % 2 == 0 else list(jobs)[::-1]
         for name in order:
-            run = job_vs_seed.spark_submit(jobs[name], job_vs_seed.DATA, tmp, event_log=False)
-            walls[name].append(run.wall)
-            cpus[name].append(run.cpu)
-        print(f"  round {i + 1}: seed {walls['seed'][-1]:.1f} s, hardened "
-              f"{walls['hardened'][-1]:.1f} s ({walls['hardened'][-1] / walls['seed'][-1]:.2f}x;"
-              f" cpu {cpus['seed'][-1]:.1f} / {cpus['hardened'][-1]:.1f} s); load {_load():.1f}",
-              flush=True)  # fmt: skip
-    med = {name: statistics.median(w) for name, w in walls.items()}
-    cpu = {name: statistics.median(c) for name, c in cpus.items()}
-    print(f"  medians: seed {med['seed']:.1f} s, hardened {med['hardened']:.1f} s = "
-          f"{med['hardened'] / med['seed']:.2f}x (target <= {job_vs_seed.TARGET}x); cpu "
+            runs[name].append(
+                job_vs_seed.spark_submit(jobs[name], job_vs_seed.DATA, tmp, event_log=False))
+        seed, hardened = runs["seed"][-1], runs["hardened"][-1]
+        print(f"  round {i + 1}: seed {seed.wall:.1f} s, hardened {hardened.wall:.1f} s "
+              f"({hardened.wall / seed.wall:.2f}x; cpu {seed.cpu:.1f} / {hardened.cpu:.1f} s); "
+              f"load {_load():.1f}", flush=True)  # fmt: skip
+    # CPU time (user + system of the spark-submit tree) moves less with the machine's load
+    # than wall time: printed beside it, as a steadier reading of the same ratio.
+    wall = {name: statistics.median(r.wall for r in rs) for name, rs in runs.items()}
+    cpu = {name: statistics.median(r.cpu for r in rs) for name, rs in runs.items()}
+    print(f"  medians: seed {wall['seed']:.1f} s, hardened {wall['hardened']:.1f} s = "
+          f"{wall['hardened'] / wall['seed']:.2f}x (target <= {job_vs_seed.TARGET}x); cpu "
           f"{cpu['seed']:.1f} / {cpu['hardened']:.1f} s = {cpu['hardened'] / cpu['seed']:.2f}x",
           flush=True)  # fmt: skip
 

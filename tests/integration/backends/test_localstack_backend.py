@@ -19,6 +19,7 @@ from harness.backends.base import BackendUnavailable
 from harness.backends.localstack import LocalStackBackend, LocalStackServer, read_health
 from harness.backends.localstack_env import venv_python
 from harness.backends.sockets import listening_addresses, off_loopback
+from harness.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -167,12 +168,8 @@ def test_in_docker_or_the_exact_reason_why_not(tmp_path):
     ("http://10.0.0.5:4566", "localstack backend: the LocalStack URL must be a loopback address"),
 ])
 def test_the_cli_says_why_a_localstack_url_cannot_be_used(tmp_path, url, expected):
-    import socket
-
     if url == "closed-port":
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            url = f"http://127.0.0.1:{s.getsockname()[1]}"  # closed again: nobody listens
+        url = f"http://127.0.0.1:{free_port()}"  # closed again: nobody listens
     proc = subprocess.run(
         [sys.executable, "-m", "harness", "run", "--backend", "localstack", "--localstack-url",
          url, "--workdir", str(tmp_path / "run")],

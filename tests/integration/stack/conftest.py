@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
+from harness.ports import free_port
 from harness.stack.api import AirflowApi
 from harness.stack.emulator import EmulatorProcess
-from harness.stack.postgres import free_port
 from harness.stack.processes import marked_processes
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -22,6 +22,7 @@ from harness.backends.localstack import (
     served_services,
 )
 from harness.backends.sockets import listening_addresses, off_loopback
+from harness.ports import free_port
 
 S3_URL = "http://127.0.0.1:4001"
 EMR_URL = "http://127.0.0.1:4002"
@@ -202,9 +203,7 @@ def test_read_health_reports_what_it_found(health_server):
 
 
 def test_read_health_names_an_endpoint_nobody_listens_on():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # closed when the block ends: nobody listens there
+    port = free_port()  # closed again: nobody listens there
     with pytest.raises(BackendUnavailable, match=f"no LocalStack at http://127.0.0.1:{port}"):
         read_health(f"http://127.0.0.1:{port}")
 

@@ -15,6 +15,7 @@ from harness.emr.connect import (
     SparkConnectServer,
     executor_from_env,
 )
+from harness.ports import free_port
 
 
 @pytest.mark.parametrize("url", ["sc://10.0.0.5:15002", "sc://localhost:15002",
@@ -39,9 +40,7 @@ def test_an_attached_server_is_ready_once_its_port_is_open_and_is_never_stopped(
 
 
 def test_an_attached_server_that_never_opens_its_port_fails_wait_ready_in_bounds():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # closed again: nothing listens there
+    port = free_port()  # closed again: nothing listens there
     server = SparkConnectServer.attach(f"sc://127.0.0.1:{port}", start_timeout=0.5)
     with pytest.raises(SparkConnectError, match="not (ready|open) after"):
         server.wait_ready()
@@ -80,10 +79,7 @@ def test_the_emulator_takes_its_default_executor_from_the_variable(monkeypatch, 
 def test_a_failed_attach_quotes_the_servers_log(tmp_path):
     log = tmp_path / "spark-connect.log"
     log.write_text("Error: JAVA_HOME is not set\n")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = SparkConnectServer.attach(f"sc://127.0.0.1:{port}", start_timeout=0.3,
+    server = SparkConnectServer.attach(f"sc://127.0.0.1:{free_port()}", start_timeout=0.3,
                                        log_path=log)
     with pytest.raises(SparkConnectError, match="(?s)server log tail.*JAVA_HOME is not set"):
         server.wait_ready()
@@ -102,12 +98,6 @@ def test_the_run_says_its_steps_run_on_the_server_the_variable_names(monkeypatch
         assert "Spark Connect" not in backend.describe()  # the default: cold spark-submit
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _run_step(executor: ConnectExecutor, tmp_path) -> tuple[int, str]:
     argv = ["/opt/spark/bin/spark-submit", "--master", "local[2]", "job.py", "in", "out"]
     code = executor.run(argv, {}, tmp_path, tmp_path / "stdout", tmp_path / "stderr",
@@ -116,7 +106,7 @@ def _run_step(executor: ConnectExecutor, tmp_path) -> tuple[int, str]:
 
 
 def test_a_step_fails_naming_a_server_of_the_variable_that_is_not_there(tmp_path):
-    executor = executor_from_env({SERVER_URL_ENV: f"sc://127.0.0.1:{_closed_port()}"})
+    executor = executor_from_env({SERVER_URL_ENV: f"sc://127.0.0.1:{free_port()}"})
     assert executor is not None and executor.server.start_timeout == 10.0  # not minutes
     executor.server.start_timeout = 0.3  # the test's own bound: what is tested is the message
     code, stderr = _run_step(executor, tmp_path)
