@@ -44,6 +44,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "harness.warm.cli",
         "up",
     ),
+    "spark-cache": (
+        "build (once) the class-data archive that makes each local Spark JVM start ~2-3 s "
+        "sooner; --status, --rebuild, --remove",
+        "harness.cli.spark_cache",
+        "main",
+    ),
     "down": (
         "stop the warm services started by `up` (no process of theirs is left)",
         "harness.warm.cli",

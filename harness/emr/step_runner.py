@@ -155,6 +155,11 @@ class StepRunner:
 
         env = dict(self.base_env)
         if plan.kind == "spark-submit":
+            if local_spark.JAVA_OPTIONS_ENV not in env:  # set (even empty): the user's choice
+                staged = sum(size for size, _ in snap.files.values())
+                env[local_spark.JAVA_OPTIONS_ENV] = local_spark.step_java_options(staged)
+                note(f"JVM options for {staged / 2**20:.1f} MiB of staged data: "
+                     f"{env[local_spark.JAVA_OPTIONS_ENV] or 'the JVM defaults'}")
             env = local_spark.spark_submit_env(env)
         env.update(self.step_env)
         env.update(plan.env)

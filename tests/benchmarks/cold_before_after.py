@@ -69,7 +69,7 @@ def main() -> int:
             load = os.getloadavg()[0]
             walls["bare"].append(timed(
                 spark_submit_argv(SCRIPT, str(DATA), str(tmp / f"bare-{i}")),
-                env=spark_submit_env(), cwd=tmp, what="bare spark-submit")[0])
+                env=spark_submit_env(plain=True), cwd=tmp, what="bare spark-submit")[0])
             for name in (("before", "after") if i % 2 == 0 else ("after", "before")):
                 walls[name].append(timed(
                     [sys.executable, "-m", "harness", "run", "--no-warm", "--workdir",

@@ -87,8 +87,8 @@ def spark_submit(script: Path, data: Path, tmp: Path, *, event_log: bool = True)
     argv = spark_submit_argv(script, str(data), str(out), conf=conf)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    proc = subprocess.run(argv, env=spark_submit_env(), cwd=tmp, capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run(argv, env=spark_submit_env(plain=True), cwd=tmp, capture_output=True,
+                          text=True, check=False)
     wall = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

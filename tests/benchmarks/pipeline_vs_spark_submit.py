@@ -43,7 +43,8 @@ def bare_spark_submit(tmp: Path) -> float:
     out = tmp / f"bare-{time.monotonic_ns()}"
     argv = spark_submit_argv(SCRIPT, str(DATA), str(out))
     t = time.perf_counter()
-    proc = subprocess.run(argv, env=spark_submit_env(), cwd=tmp, capture_output=True, text=True)
+    proc = subprocess.run(argv, env=spark_submit_env(plain=True), cwd=tmp, capture_output=True,
+                          text=True)
     wall = time.perf_counter() - t
     if proc.returncode != 0:
         raise SystemExit(f"bare spark-submit failed ({proc.returncode}):\n{proc.stderr[-3000:]}")

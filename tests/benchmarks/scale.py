@@ -58,7 +58,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from harness.spark import spark_submit_argv, spark_submit_env  # noqa: E402
+from harness import spark_cds  # noqa: E402
+from harness.spark import (  # noqa: E402
+    JAVA_OPTIONS_ENV,
+    spark_submit_argv,
+    spark_submit_env,
+    step_java_options,
+)
 from tests.benchmarks import job_vs_seed  # noqa: E402
 from tests.benchmarks.gen_sales import (  # noqa: E402
     Expected,
@@ -131,12 +137,20 @@ class Command:
         return self.wall - self.step
 
 
-def bare(csv_path: Path, tmp: Path, expected: Expected) -> Bare:
-    out = tmp / "bare" / "vendas_processadas"
+def bare(csv_path: Path, tmp: Path, expected: Expected, *, tuned: bool = False) -> Bare:
+    """A bare `spark-submit` of the job: with the JVM's defaults (`tuned` False: the baseline
+    of every ratio), or with what the harness gives its steps' JVMs (the class-data archive,
+    `step_java_options` for this input's size), to show how much of a ratio is the JVM."""
+    out = tmp / ("tuned" if tuned else "bare") / "vendas_processadas"
     argv = spark_submit_argv(JOB, str(csv_path), str(out))
+    if tuned:
+        base = {k: v for k, v in os.environ.items() if k != spark_cds.ARCHIVE_ENV}
+        base[JAVA_OPTIONS_ENV] = step_java_options(csv_path.stat().st_size)
+        env = spark_submit_env(base)
+    else:
+        env = spark_submit_env(plain=True)
     t = time.perf_counter()
-    proc = subprocess.run(argv, env=spark_submit_env(), cwd=tmp, capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run(argv, env=env, cwd=tmp, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - t
     if proc.returncode != 0:
         raise SystemExit(f"bare spark-submit failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
@@ -254,6 +268,7 @@ class Row:
     mib: float
     load: tuple[float, float]  # 1-minute load average before and after the size's runs
     bare: Bare
+    tuned: Bare | None = None
     cold: Command | None = None
     warm: Command | None = None
 
@@ -262,17 +277,20 @@ def one_round(i: int, csv_path: Path, work: Path, expected: Expected, env: dict[
               warm_pid: int | None, *, cold: bool) -> Row:
     """Bare, cold and warm once each; the order turns with each round (bare-cold-warm,
     cold-warm-bare, warm-bare-cold), so a drift of the machine's speed does not favour one."""
-    kinds = ["bare"] + (["cold"] if cold else []) + (["warm"] if cold and warm_pid else [])
+    kinds = (["bare", "tuned"] + (["cold"] if cold else [])
+             + (["warm"] if cold and warm_pid else []))  # fmt: skip
     kinds = kinds[i % len(kinds):] + kinds[:i % len(kinds)]
-    b, runs = None, {}
+    b, t, runs = None, None, {}
     for kind in kinds:
         if kind == "bare":
             b = bare(csv_path, work, expected)
+        elif kind == "tuned":
+            t = bare(csv_path, work, expected, tuned=True)
         else:
             runs[kind] = command(csv_path, work, expected, env=env,
                                  warm_pid=warm_pid if kind == "warm" else None)
     assert b is not None
-    return Row(0, 0.0, (0.0, 0.0), b, runs.get("cold"), runs.get("warm"))
+    return Row(0, 0.0, (0.0, 0.0), b, t, runs.get("cold"), runs.get("warm"))
 
 
 def _median_command(runs: list[Command | None]) -> Command | None:
@@ -287,13 +305,17 @@ def _median_command(runs: list[Command | None]) -> Command | None:
 
 def _median_row(rows: int, mib: float, rounds: list[Row]) -> Row:
     """Each time the median of the rounds; the emulator's RSS the highest peak seen."""
+    tuned = [r.tuned.wall for r in rounds if r.tuned is not None]
     return Row(rows, mib, (0.0, 0.0), Bare(statistics.median(r.bare.wall for r in rounds)),
+               Bare(statistics.median(tuned)) if tuned else None,
                _median_command([r.cold for r in rounds]),
                _median_command([r.warm for r in rounds]))  # fmt: skip
 
 
 def _print_round(i: int, r: Row) -> None:
     parts = [f"bare {r.bare.wall:.1f} s"]
+    if r.tuned is not None:
+        parts.append(f"tuned bare {r.tuned.wall:.1f} s ({r.tuned.wall / r.bare.wall:.2f}x)")
     for name, c in (("cold", r.cold), ("warm", r.warm)):
         if c is not None:
             parts.append(f"{name} {c.wall:.1f} s ({c.wall / r.bare.wall:.2f}x)")
@@ -305,7 +327,12 @@ def _load() -> float:
 
 
 def _print_size(r: Row) -> None:
-    print(f"  bare spark-submit      {r.bare.wall:7.1f} s   result checked", flush=True)
+    print(f"  bare spark-submit      {r.bare.wall:7.1f} s   result checked (the JVM's defaults)",
+          flush=True)  # fmt: skip
+    if r.tuned is not None:
+        print(f"  tuned bare spark-submit {r.tuned.wall:6.1f} s   "
+              f"{r.tuned.wall / r.bare.wall:.2f}x bare; the archive and the JVM options a step "
+              f"of this size gets", flush=True)
     for name, c in (("cold", r.cold), ("warm", r.warm)):
         if c is None:
             continue
@@ -318,19 +345,22 @@ def _print_size(r: Row) -> None:
 
 
 def _summary(table: list[Row]) -> None:
-    print("\nrows        input  load       bare    cold    warm  cold/bare warm/bare  "
-          "beyond the step (cold, warm)  emulator RSS (cold, warm)")
+    print("\nrows        input  load       bare   tuned    cold    warm  cold/bare warm/bare  "
+          "cold/tuned  beyond the step (cold, warm)  emulator RSS (cold, warm)")
     for r in table:
         b, c, w = r.bare.wall, r.cold, r.warm
+        tuned = f"{r.tuned.wall:6.1f}s" if r.tuned else "-"
+        vs_tuned = f"{c.wall / r.tuned.wall:.2f}x" if c and r.tuned else "-"
         times = [f"{x.wall:6.1f}s" if x else "-" for x in (c, w)]
         ratios = [f"{x.wall / b:.2f}x" if x else "-" for x in (c, w)]
         beyond = [f"{x.beyond / x.step:.0%}" if x else "-" for x in (c, w)]
         rss = [f"{x.peak_rss_mib:.0f} MiB" if x else "-" for x in (c, w)]
         print(f"{r.rows:<10,d} {r.mib:5.0f}M  {r.load[0]:4.1f}-{r.load[1]:<4.1f} {b:6.1f}s "
-              f"{times[0]:>7} {times[1]:>7}  {ratios[0]:>9} {ratios[1]:>9}  "
-              f"{beyond[0]:>15}, {beyond[1]:<13}{rss[0]:>9}, {rss[1]}")
+              f"{tuned:>7} {times[0]:>7} {times[1]:>7}  {ratios[0]:>9} {ratios[1]:>9}  "
+              f"{vs_tuned:>10}  {beyond[0]:>15}, {beyond[1]:<13}{rss[0]:>9}, {rss[1]}")
     print("targets (issue 12): warm <= 0.5x bare, cold <= 1.2x bare (seed-sized data); beyond "
-          "the step < 10% at 10M rows; emulator RSS flat in input size")
+          "the step < 10% at 10M rows; emulator RSS flat in input size. bare: the JVM's "
+          "defaults; tuned: with the harness's class-data archive and step JVM options")
 
 
 def jobs_on_seed_data(rounds: int, tmp: Path) -> None:
@@ -439,6 +469,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp_name, \
             contextlib.ExitStack() as stack:  # fmt: skip
         tmp = Path(tmp_name)
+        cds = spark_cds.build()
+        print(f"Spark class-data archive {cds.path}: "
+              f"{f'built in {cds.seconds:.1f} s' if cds.built else 'present'} (steps, `harness "
+              f"up` and tuned bare runs map it; bare runs do not)", flush=True)  # fmt: skip
         if args.job_rounds > 0:
             jobs_on_seed_data(args.job_rounds, tmp)
         env = {k: v for k, v in os.environ.items() if k != "HARNESS_NO_WARM"}

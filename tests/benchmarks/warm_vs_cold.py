@@ -72,7 +72,8 @@ def main() -> int:
             for i in range(args.rounds):
                 out_dir = tmp / f"bare-{i}"
                 bare.append(timed(spark_submit_argv(SCRIPT, str(DATA), str(out_dir)),
-                                  env=spark_submit_env(), cwd=tmp, what="bare spark-submit")[0])
+                                  env=spark_submit_env(plain=True), cwd=tmp,
+                                  what="bare spark-submit")[0])
                 cold.append(timed([*harness, "run", "--no-warm", "--workdir",
                                    str(tmp / f"cold-{i}")], env=env, cwd=ROOT,
                                   what="cold run")[0])  # fmt: skip

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness import spark as hs
+from harness.spark_cds import ARCHIVE_ENV, CACHE_DIR_ENV, QUIET, archive_path
 
 pytest_plugins = ["pytester"]
 
@@ -78,17 +79,41 @@ def test_spark_home_without_pyspark_says_what_to_install(monkeypatch):
         hs.spark_home()
 
 
-def test_jvm_options_of_the_harness_go_to_spark_submit_opts_once():
-    base = {hs.JAVA_OPTIONS_ENV: "-XX:TieredStopAtLevel=1", "SPARK_SUBMIT_OPTS": "-Dmine=1"}
+def test_jvm_options_of_the_harness_go_to_spark_submit_opts_once(tmp_path):
+    base = {hs.JAVA_OPTIONS_ENV: "-XX:TieredStopAtLevel=1", "SPARK_SUBMIT_OPTS": "-Dmine=1",
+            CACHE_DIR_ENV: str(tmp_path)}  # no class-data archive there
     env = hs.spark_submit_env(base)
     assert env["SPARK_SUBMIT_OPTS"] == "-Dmine=1 -XX:TieredStopAtLevel=1"
     # A step's environment is built from an environment that already went through it.
     assert hs.spark_submit_env(env)["SPARK_SUBMIT_OPTS"] == env["SPARK_SUBMIT_OPTS"]
 
 
-def test_empty_jvm_options_keep_the_jvm_defaults():
-    assert "SPARK_SUBMIT_OPTS" not in hs.spark_submit_env({hs.JAVA_OPTIONS_ENV: " "})
-    assert "SPARK_SUBMIT_OPTS" not in hs.spark_submit_env({"PATH": "/usr/bin"})
+def test_empty_jvm_options_keep_the_jvm_defaults(tmp_path):
+    no_archive = {CACHE_DIR_ENV: str(tmp_path)}
+    assert "SPARK_SUBMIT_OPTS" not in hs.spark_submit_env({hs.JAVA_OPTIONS_ENV: " ", **no_archive})
+    assert "SPARK_SUBMIT_OPTS" not in hs.spark_submit_env({"PATH": "/usr/bin", **no_archive})
+
+
+def test_a_class_data_archive_goes_to_spark_submit_opts_once_and_plain_keeps_it_off(tmp_path):
+    base = {CACHE_DIR_ENV: str(tmp_path), hs.JAVA_OPTIONS_ENV: hs.QUICK_JVM_OPTIONS}
+    archive = archive_path(hs.java_home(), hs.spark_home(), base)
+    archive.write_bytes(b"")  # present is all spark_submit_env looks at
+    env = hs.spark_submit_env(base)
+    assert env["SPARK_SUBMIT_OPTS"] == (f"{hs.QUICK_JVM_OPTIONS} "
+                                        f"-XX:SharedArchiveFile={archive} {QUIET}")
+    assert hs.spark_submit_env(env)["SPARK_SUBMIT_OPTS"] == env["SPARK_SUBMIT_OPTS"]
+    # What a spark-submit typed by hand gets: the benchmarks' baseline.
+    assert "SPARK_SUBMIT_OPTS" not in hs.spark_submit_env(base, plain=True)
+    assert "SPARK_SUBMIT_OPTS" not in hs.spark_submit_env({**base, ARCHIVE_ENV: "off",
+                                                           hs.JAVA_OPTIONS_ENV: ""})
+
+
+@pytest.mark.parametrize(("staged", "options"), [
+    (0, hs.QUICK_JVM_OPTIONS), (hs.QUICK_JVM_MAX_BYTES - 1, hs.QUICK_JVM_OPTIONS),
+    (hs.QUICK_JVM_MAX_BYTES, ""), (400 * 2**20, ""),
+])
+def test_a_step_gets_the_quick_jvm_for_test_sized_data_only(staged, options):
+    assert hs.step_java_options(staged) == options
 
 
 def test_the_spark_fixtures_jvm_runs_with_the_options_of_the_session(spark):
