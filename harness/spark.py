@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # pyspark is an optional extra; import it only when a session
     from pyspark.sql import SparkSession
 
 __all__ = [
+    "ADDED_OPTIONS_ENV",
     "CONNECT_CLIENT_ENV",
     "JAVA_OPTIONS_ENV",
     "QUICK_JVM_MAX_BYTES",
@@ -105,6 +106,8 @@ JAVA_OPTIONS_ENV = "HARNESS_SPARK_JAVA_OPTIONS"
 #: that never runs long enough to pay back (the unit suite here: 176 -> 116 CPU-seconds);
 #: on millions of rows C2's code is faster (QUICK_JVM_MAX_BYTES).
 QUICK_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+#: The part of SPARK_SUBMIT_OPTS that spark_submit_env added (and takes back next time).
+ADDED_OPTIONS_ENV = "HARNESS_SPARK_ADDED_OPTS"
 #: An emulated EMR step whose staged S3 data is under this many bytes gets QUICK_JVM_OPTIONS
 #: when JAVA_OPTIONS_ENV is not set (`step_java_options`). Bare `spark-submit` of the job here:
 #: 10 rows 12.6 -> 10.6 s (20.9 -> 12.6 CPU-s); 1M rows (38 MiB) 16.7 -> 15.9 s; 10M rows
@@ -122,23 +125,32 @@ def spark_submit_env(base: dict[str, str] | None = None, *, plain: bool = False)
     """Environment for `spark-submit` and for in-process sessions: classic Spark, whatever a
     Spark Connect client in the calling process left in its environment, with the JVM options
     of JAVA_OPTIONS_ENV and those mapping the Spark class-data archive if there is one
-    (`harness.spark_cds`), each once however often it is applied.
+    (`harness.spark_cds`) in SPARK_SUBMIT_OPTS, after the caller's own.
 
-    `plain`: neither, the JVM's own defaults: what a `spark-submit` typed by hand gets (the
-    benchmarks' baseline)."""
+    What it adds is recorded (ADDED_OPTIONS_ENV) and taken back by the next call, so an
+    environment that went through it before (a step's is built from one) ends up with today's
+    options once, and `plain` -- the JVM's own defaults, what a `spark-submit` typed by hand
+    gets (the benchmarks' baseline) -- really has none of them."""
     env = dict(os.environ if base is None else base)
     for key in CONNECT_CLIENT_ENV:
         env.pop(key, None)
+    env["JAVA_HOME"] = java_home()
+    env["SPARK_HOME"] = spark_home()
     if plain:
         env[JAVA_OPTIONS_ENV] = ""
         env[CDS_ARCHIVE_ENV] = "off"
-    env["JAVA_HOME"] = java_home()
-    env["SPARK_HOME"] = spark_home()
-    for extra in (env.get(JAVA_OPTIONS_ENV, "").strip(),
-                  cds_options(env["JAVA_HOME"], env["SPARK_HOME"], env)):  # fmt: skip
-        current = env.get("SPARK_SUBMIT_OPTS", "").strip()
-        if extra and extra not in current:
-            env["SPARK_SUBMIT_OPTS"] = f"{current} {extra}".strip()
+    added = " ".join(o for o in (env.get(JAVA_OPTIONS_ENV, "").strip(),
+                                 cds_options(env["JAVA_HOME"], env["SPARK_HOME"], env)) if o)
+    own = env.get("SPARK_SUBMIT_OPTS", "")
+    for previous in (env.pop(ADDED_OPTIONS_ENV, ""), added):
+        if previous and previous in own:
+            own = own.replace(previous, "", 1)
+    options = " ".join(o for o in (own.strip(), added) if o)
+    env.pop("SPARK_SUBMIT_OPTS", None)
+    if options:
+        env["SPARK_SUBMIT_OPTS"] = options
+    if added:
+        env[ADDED_OPTIONS_ENV] = added
     env.setdefault("PYSPARK_PYTHON", sys.executable)
     env.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
@@ -166,14 +178,25 @@ def local_spark_session(app_name: str = "airflow-emr-tests", **conf: str) -> Spa
     os.environ["JAVA_HOME"] = env["JAVA_HOME"]
     for key in ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON", "SPARK_LOCAL_IP"):
         os.environ.setdefault(key, env[key])
-    if "SPARK_SUBMIT_OPTS" in env:
-        os.environ["SPARK_SUBMIT_OPTS"] = env["SPARK_SUBMIT_OPTS"]
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName(app_name)
     for key, value in {**LOCAL_CONF, **conf}.items():
         builder = builder.config(key, value)
-    return builder.getOrCreate()
+    # The JVM options only for this JVM's launch: left in os.environ, every later step and
+    # server of this process would inherit them whatever its own choice.
+    saved = {k: os.environ.get(k) for k in ("SPARK_SUBMIT_OPTS", ADDED_OPTIONS_ENV)}
+    try:
+        for key in saved:
+            if key in env:
+                os.environ[key] = env[key]
+        return builder.getOrCreate()
+    finally:
+        for key, before in saved.items():
+            if before is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = before
 
 
 def stop_local_spark(session: SparkSession) -> None:

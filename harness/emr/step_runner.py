@@ -155,12 +155,14 @@ class StepRunner:
 
         env = dict(self.base_env)
         if plan.kind == "spark-submit":
+            why = ""
             if local_spark.JAVA_OPTIONS_ENV not in env:  # set (even empty): the user's choice
                 staged = sum(size for size, _ in snap.files.values())
                 env[local_spark.JAVA_OPTIONS_ENV] = local_spark.step_java_options(staged)
-                note(f"JVM options for {staged / 2**20:.1f} MiB of staged data: "
-                     f"{env[local_spark.JAVA_OPTIONS_ENV] or 'the JVM defaults'}")
+                why = f" ({staged / 2**20:.1f} MiB of staged data)"
             env = local_spark.spark_submit_env(env)
+            note(f"JVM options from the harness{why}: "
+                 f"{env.get(local_spark.ADDED_OPTIONS_ENV) or 'none (the JVM defaults)'}")
         env.update(self.step_env)
         env.update(plan.env)
         env = node_env(env, tools, configurations=configurations, workdir=ws.node_dir)

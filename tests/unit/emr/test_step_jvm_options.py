@@ -10,6 +10,7 @@ import pytest
 
 from harness import spark as hs
 from harness.endpoint import EmulatedAWS
+from harness.spark_cds import CACHE_DIR_ENV, archive_path
 
 pytest.importorskip("pyspark", reason="pyspark ships with the `spark` extra")
 
@@ -54,17 +55,31 @@ def test_test_sized_data_gets_the_quick_jvm_and_the_controller_log_says_so(tmp_p
     env, controller = run_step(tmp_path, 1000)
     assert env[hs.JAVA_OPTIONS_ENV] == hs.QUICK_JVM_OPTIONS
     assert hs.QUICK_JVM_OPTIONS in env["SPARK_SUBMIT_OPTS"]
-    assert (f"JVM options for 0.0 MiB of staged data: {hs.QUICK_JVM_OPTIONS}") in controller
+    assert f"JVM options from the harness (0.0 MiB of staged data): {hs.QUICK_JVM_OPTIONS}" \
+        in controller
 
 
 def test_large_inputs_keep_the_jvm_defaults(tmp_path, monkeypatch):
     monkeypatch.delenv(hs.JAVA_OPTIONS_ENV, raising=False)
-    # A local SparkSession made earlier in this process leaves its options there.
-    monkeypatch.delenv("SPARK_SUBMIT_OPTS", raising=False)
+    monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path / "no-archive"))
+    # Options an earlier spark_submit_env() put in this process's environment are taken back.
+    monkeypatch.setenv("SPARK_SUBMIT_OPTS", f"-Dmine=1 {hs.QUICK_JVM_OPTIONS}")
+    monkeypatch.setenv(hs.ADDED_OPTIONS_ENV, hs.QUICK_JVM_OPTIONS)
     env, controller = run_step(tmp_path, hs.QUICK_JVM_MAX_BYTES)
     assert env[hs.JAVA_OPTIONS_ENV] == ""
-    assert "TieredStopAtLevel" not in env.get("SPARK_SUBMIT_OPTS", "")
-    assert "MiB of staged data: the JVM defaults" in controller
+    assert env["SPARK_SUBMIT_OPTS"] == "-Dmine=1"
+    assert "JVM options from the harness (32.0 MiB of staged data): none (the JVM defaults)" \
+        in controller
+
+
+def test_the_controller_log_names_the_class_data_archive(tmp_path, monkeypatch):
+    monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path / "cache"))
+    archive = archive_path(hs.java_home(), hs.spark_home())
+    archive.parent.mkdir()
+    archive.write_bytes(b"")
+    env, controller = run_step(tmp_path, 1000)
+    assert f"-XX:SharedArchiveFile={archive}" in env["SPARK_SUBMIT_OPTS"]
+    assert f"-XX:SharedArchiveFile={archive}" in controller
 
 
 @pytest.mark.parametrize("mine", ["", "-Xmx3g"])
@@ -73,3 +88,4 @@ def test_options_set_by_the_user_are_kept_even_empty(tmp_path, monkeypatch, mine
     env, controller = run_step(tmp_path, 1000)
     assert env[hs.JAVA_OPTIONS_ENV] == mine
     assert "MiB of staged data" not in controller
+    assert "JVM options from the harness: " in controller
