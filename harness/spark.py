@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harness.environ import patched_environ
 from harness.spark_cds import ARCHIVE_ENV as CDS_ARCHIVE_ENV
 from harness.spark_cds import jvm_options as cds_options
 
@@ -185,18 +186,9 @@ def local_spark_session(app_name: str = "airflow-emr-tests", **conf: str) -> Spa
         builder = builder.config(key, value)
     # The JVM options only for this JVM's launch: left in os.environ, every later step and
     # server of this process would inherit them whatever its own choice.
-    saved = {k: os.environ.get(k) for k in ("SPARK_SUBMIT_OPTS", ADDED_OPTIONS_ENV)}
-    try:
-        for key in saved:
-            if key in env:
-                os.environ[key] = env[key]
+    launch = {k: env[k] for k in ("SPARK_SUBMIT_OPTS", ADDED_OPTIONS_ENV) if k in env}
+    with patched_environ(launch):
         return builder.getOrCreate()
-    finally:
-        for key, before in saved.items():
-            if before is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = before
 
 
 def stop_local_spark(session: SparkSession) -> None:

@@ -5,10 +5,9 @@ AWS is for a backend, an ``EmulatedAWS`` or a URL.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,22 +69,6 @@ def _run_env(spec: RunSpec) -> dict[str, str]:
     env.update(airflow_home.variables_env(spec.variables))
     env.update(airflow_home.connections_env(spec.connections))
     return env
-
-
-@contextlib.contextmanager
-def _patched_environ(values: Mapping[str, str], drop: Iterable[str] = ()) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in [*values, *drop]}
-    for k in drop:
-        os.environ.pop(k, None)
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def _is_backend(aws: Any) -> bool:

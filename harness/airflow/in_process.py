@@ -20,10 +20,11 @@ from typing import Any
 
 from harness.airflow import home as airflow_home
 from harness.airflow import run_bounds
-from harness.airflow.environment import RunSpec, _patched_environ, _run_env
+from harness.airflow.environment import RunSpec, _run_env
 from harness.airflow.overrides import DEFAULT_POKE_INTERVAL, apply_overrides, plan_overrides
 from harness.airflow.progress import ProgressCallback, Recorder, TaskEvent
 from harness.airflow.results import FINISHED_TASK_STATES, DagNotFoundError, DagRunResult
+from harness.environ import patched_environ
 from harness.offline_env import unsafe_offline_keys
 
 _HOME: Path | None = None  # the Airflow home this process was configured with (by us)
@@ -129,7 +130,7 @@ def _run_in_process(
     _CONN_KEYS_SET.update(k for k in env if k.startswith("AIRFLOW_CONN_"))
     if spec.endpoint_url:  # offline: no profile, session token or other endpoint either
         stale += [k for k in unsafe_offline_keys(os.environ) if k not in env]
-    with _patched_environ(env, drop=stale):
+    with patched_environ(env, drop=stale):
         home = _ensure_airflow(spec.dags_folder, timings)
         recorder = Recorder(progress=progress, echo_logs=spec.echo_logs)
         progress_mod.activate(recorder)
@@ -262,7 +263,7 @@ def _prepare(dag_id: str, dags_folder: str, variables: Mapping[str, Any] | None
                    extra_env={}, poke_interval=DEFAULT_POKE_INTERVAL, deferrable=False,
                    sensor_timeout=None, retries=None, conf=None, echo_logs=False)
     # Variables are visible while parsing, for DAG files that read them at parse time.
-    with _patched_environ(airflow_home.variables_env(variables)):
+    with patched_environ(airflow_home.variables_env(variables)):
         _ensure_airflow(dags_folder, timings)
         t = time.perf_counter()
         dag = _load_dag(stub)
